@@ -1,0 +1,286 @@
+"""The domain objects read from the records system, validated with messages a person can act on.
+
+Dates arrive as the records system prints them (``31/01/2015``, ``31/01/2026 22:05 GMT``) and are
+stored as ``date`` and UTC-aware ``datetime``. Validation messages name the field, never its value.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from vhub.errors import InvalidRecord
+
+LONDON = ZoneInfo("Europe/London")
+
+# The 27 questions of the DASH risk identification checklist, in the order the records system numbers
+# them (Q1..Q27). Keys are stable identifiers used by triage rules and the store.
+DASH_QUESTIONS: dict[str, str] = {
+    "injury": "Has the current incident resulted in injury?",
+    "very_frightened": "Are you very frightened?",
+    "afraid_of_further_violence": "What are you afraid of? Is it further injury or violence?",
+    "isolated": "Do you feel isolated from family or friends?",
+    "depressed_or_suicidal": "Are you feeling depressed or having suicidal thoughts?",
+    "separated_past_year": "Have you separated or tried to separate from the abuser within the past year?",
+    "child_contact_conflict": "Is there conflict over child contact?",
+    "stalking_harassment": "Does the abuser constantly text, call, contact, follow, stalk or harass you?",
+    "pregnant_or_baby_under_18_months": "Are you pregnant or have you had a baby in the last 18 months?",
+    "abuse_more_often": "Is the abuse happening more often?",
+    "abuse_getting_worse": "Is the abuse getting worse?",
+    "controlling_or_jealous": "Does the abuser try to control everything you do or are they excessively jealous?",
+    "weapons_used": "Has the abuser ever used weapons or objects to hurt you?",
+    "threats_to_kill": "Has the abuser ever threatened to kill you or someone else and you believed them?",
+    "strangulation_choking": "Has the abuser ever attempted to strangle, choke, suffocate or drown you?",
+    "sexual_abuse": "Does the abuser do or say things of a sexual nature that make you feel bad or hurt you?",
+    "other_person_threats": "Is there any other person who has threatened you or who you are afraid of?",
+    "hurt_others": "Do you know if the abuser has hurt anyone else?",
+    "animal_abuse": "Has the abuser ever mistreated an animal or the family pet?",
+    "financial_issues": "Are there any financial issues?",
+    "substance_or_mental_health": "Has the abuser had problems in the past year with drugs, alcohol or mental health?",
+    "abuser_suicide_threats": "Has the abuser ever threatened or attempted suicide?",
+    "breached_bail_or_orders": "Has the abuser ever breached bail, an injunction or any agreement?",
+    "criminal_history": "Do you know if the abuser has ever been in trouble with the police?",
+    "children_in_household": "Are there any children or step-children who are not the abuser's in the household?",
+    "hurt_children": "Has the abuser ever hurt the children or dependants?",
+    "threatened_children": "Has the abuser ever threatened to hurt or kill the children or dependants?",
+}
+DASH_KEYS: tuple[str, ...] = tuple(DASH_QUESTIONS)
+
+REFERENCE_RE = re.compile(r"^OCC/\d{2}/\d{6}$")
+POSTCODE_RE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})$")
+_UK_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_UK_DATETIME_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: (GMT|BST))?$")
+
+
+class Role(StrEnum):
+    victim = "victim"
+    suspect = "suspect"
+    child = "child"
+    witness = "witness"
+    household_member = "household member"
+
+
+class Gender(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    unknown = "unknown"
+
+
+class DashGrading(StrEnum):
+    standard = "standard"
+    medium = "medium"
+    high = "high"
+
+
+class PpnGrade(StrEnum):
+    """Public Protection Notice grades; red/amber/green in the force's colours."""
+
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+def parse_uk_date(value: Any) -> Any:
+    """``31/01/2015`` -> date. Raises without echoing the value (it may be a date of birth)."""
+    value = _blank_to_none(value)
+    if not isinstance(value, str):
+        return value
+    match = _UK_DATE_RE.match(value)
+    if not match:
+        raise ValueError("is not a date in the form DD/MM/YYYY")
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError("is not a real calendar date") from None
+
+
+def parse_uk_datetime(value: Any) -> Any:
+    """``31/01/2026 22:05 GMT`` (UK local time) -> UTC-aware datetime."""
+    value = _blank_to_none(value)
+    if not isinstance(value, str):
+        return value
+    match = _UK_DATETIME_RE.match(value)
+    if not match:
+        raise ValueError("is not a date and time in the form DD/MM/YYYY HH:MM")
+    day, month, year, hour, minute = (int(part) for part in match.groups()[:5])
+    second = int(match.group(6) or 0)
+    zone = match.group(7)
+    try:
+        local = datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise ValueError("is not a real date and time") from None
+    if zone == "GMT":
+        return local.replace(tzinfo=UTC)
+    if zone == "BST":
+        return local.replace(tzinfo=UTC) - timedelta(hours=1)
+    return local.replace(tzinfo=LONDON).astimezone(UTC)
+
+
+def normalise_postcode(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if not isinstance(value, str):
+        return value
+    compact = re.sub(r"\s+", "", value.upper())
+    match = POSTCODE_RE.match(compact)
+    if not match:
+        raise ValueError("is not a UK postcode (for example WR1 2AB)")
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def _require_aware(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("has no time zone")
+        return value.astimezone(UTC)
+    return value
+
+
+UKDate = Annotated[date, BeforeValidator(parse_uk_date)]
+UKDateTime = Annotated[datetime, BeforeValidator(_require_aware), BeforeValidator(parse_uk_datetime)]
+Postcode = Annotated[str, BeforeValidator(normalise_postcode)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Address(_Model):
+    line1: str = Field(min_length=1)
+    town: str = Field(min_length=1)
+    postcode: Postcode
+
+
+class Person(_Model):
+    """A person linked to an incident, with their role in it."""
+
+    nominal_ref: str = Field(pattern=r"^N\d{6}$")
+    forename: str = Field(min_length=1)
+    surname: str = Field(min_length=1)
+    date_of_birth: UKDate | None = None
+    age_years: int | None = Field(None, ge=0, le=120, description="recorded when the date of birth is not")
+    gender: Gender = Gender.unknown
+    address: Address | None = None
+    role: Role
+    relationship: OptionalText = None
+    school: OptionalText = Field(None, description="school or nursery; children only")
+    home_educated: bool = False
+    present: bool | None = Field(None, description="whether the person was present at the incident")
+    voice_of_child: OptionalText = Field(None, description="what the child said, if spoken to")
+
+    def age_on(self, day: date) -> int | None:
+        if self.date_of_birth is None:
+            return self.age_years
+        years = day.year - self.date_of_birth.year
+        if (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day):
+            years -= 1
+        return years
+
+
+class DashAssessment(_Model):
+    """The DASH checklist as the officer recorded it: answers (True yes, False no, None not known)."""
+
+    answers: dict[str, bool | None]
+    officer_grading: DashGrading
+
+    @model_validator(mode="after")
+    def _known_questions(self) -> DashAssessment:
+        unknown = sorted(set(self.answers) - set(DASH_KEYS))
+        if unknown:
+            raise ValueError(f"has answers to unknown DASH questions: {', '.join(unknown)}")
+        return self
+
+    @property
+    def yes_count(self) -> int:
+        return sum(1 for answer in self.answers.values() if answer is True)
+
+
+class Ppn(_Model):
+    grade: PpnGrade
+    raised_at: UKDateTime
+
+
+class ChildRiskAssessment(_Model):
+    nominal_ref: str = Field(pattern=r"^N\d{6}$")
+    level: DashGrading
+    completed_at: UKDateTime
+    summary: str = ""
+
+
+class Incident(_Model):
+    """One version of an incident in the records system, identified by reference + last_modified."""
+
+    reference: str = Field(pattern=REFERENCE_RE.pattern)
+    system_id: int = Field(ge=1)
+    last_modified: UKDateTime
+    incident_type: str = Field(min_length=1)
+    domestic_abuse: bool
+    crime_classification: OptionalText = None
+    occurred_at: UKDateTime
+    location: Address
+    officer: str = Field(min_length=1)
+    people: list[Person]
+    dash: DashAssessment | None = None
+    ppn: Ppn | None = None
+    child_risk_assessments: list[ChildRiskAssessment] = []
+    narrative: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Incident:
+        if self.occurred_at > self.last_modified:
+            raise ValueError("occurred_at: the incident is dated after the record was last modified")
+        day = self.occurred_at.astimezone(LONDON).date()
+        refs = [person.nominal_ref for person in self.people]
+        for index, person in enumerate(self.people):
+            if person.date_of_birth and person.date_of_birth > day:
+                raise ValueError(f"people[{index}].date_of_birth: is after the incident date")
+            if refs.count(person.nominal_ref) > 1:
+                raise ValueError(f"people[{index}].nominal_ref: the same person is linked twice")
+        for index, cra in enumerate(self.child_risk_assessments):
+            if cra.nominal_ref not in refs:
+                raise ValueError(f"child_risk_assessments[{index}]: is for a person not linked to the incident")
+        return self
+
+    @property
+    def children(self) -> list[Person]:
+        return [person for person in self.people if person.role is Role.child]
+
+    @property
+    def version(self) -> tuple[str, datetime]:
+        return self.reference, self.last_modified
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """Plain-English reasons, one per problem, naming the field and never echoing its value."""
+    reasons = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        path = ""
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = item["msg"].removeprefix("Value error, ")
+        reasons.append(f"{path}: {message}" if path else message)
+    return reasons
+
+
+def validate_incident(raw: dict[str, Any]) -> Incident:
+    """Build an Incident from what the bot read; raises InvalidRecord with reasons a person can act on."""
+    try:
+        return Incident.model_validate(raw)
+    except ValidationError as error:
+        reasons = describe_validation_error(error)
+        reference = raw.get("reference") if isinstance(raw.get("reference"), str) else None
+        label = reference if reference and REFERENCE_RE.match(reference) else "an incident"
+        raise InvalidRecord(f"{label} could not be read: " + "; ".join(reasons), reasons) from None

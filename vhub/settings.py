@@ -1,0 +1,121 @@
+"""The one settings object: read from VHUB_* environment variables and .env, then passed down.
+
+Defaults run everything embedded on one machine: vhub starts its own redis-server, keeps a SQLite
+file in the data folder and talks to the simulated external systems it starts from fixtures/.
+Nested values use a double underscore: ``VHUB_RECORDS_SYSTEM__URL=https://records.example``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: queue/, selectors/, templates/ and fixtures/ are read from here."""
+
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+
+
+class ExternalSystem(BaseModel):
+    """Where an external system is and how the bot signs in. An empty ``url`` means the embedded,
+    simulated system that ``vhub up`` starts."""
+
+    url: str = ""
+    username: str = "vhub.bot"
+    password: SecretStr = SecretStr("synthetic-demo-password")
+
+
+class FixtureFaults(BaseModel):
+    """Faults the simulated systems inject, to rehearse a slow, awkward legacy system."""
+
+    latency_ms: float = Field(0.0, ge=0, description="median added latency per request, milliseconds")
+    latency_jitter: float = Field(0.5, ge=0, description="log-normal sigma of the added latency")
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of requests answered with a 503")
+    session_idle_s: float = Field(900.0, gt=0, description="inactivity before a session expires, seconds")
+    layout: Literal["standard", "variant"] = "standard"
+
+
+class Settings(BaseSettings):
+    """Every setting vhub has. Units are in the names or descriptions."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VHUB_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("var"), description="folder for the database, logs, evidence and Redis")
+    redis_url: str = Field("", description="Redis to use; empty starts an embedded redis-server")
+    redis_port: int = Field(0, ge=0, le=65535, description="port of the embedded redis-server; 0 = any free")
+    database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite file in the data folder")
+
+    browser_executable: str = Field(
+        "auto",
+        description="'auto' = /usr/bin/chromium when present, else Playwright's bundled Chromium; "
+        "'bundled' = always Playwright's; or a path to a Chromium binary",
+    )
+    browser_headless: bool = True
+    browser_recycle_every: int = Field(50, ge=1, description="items a browser context serves before renewal")
+    browser_timeout_s: float = Field(30.0, gt=0, description="longest wait for one page action, seconds")
+
+    records_system: ExternalSystem = ExternalSystem()
+
+    fixtures_seed: int = Field(2026, description="seed of the synthetic data the simulated systems serve")
+    fixtures_incidents: int = Field(300, ge=0, description="incidents the simulated records system holds")
+    fixture_faults: FixtureFaults = FixtureFaults()
+
+    workers: int = Field(2, ge=1, description="rq workers `vhub up` starts")
+    timezone: str = "Europe/London"
+    log_level: str = "INFO"
+    keep_success_evidence: bool = Field(False, description="also keep a screenshot of successful steps")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises with the zone's name if unknown
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_path / "logs"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_path / "evidence"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and the state of the embedded stack."""
+        return self.data_path / "run"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'vhub.db'}"
+
+    @property
+    def chromium_path(self) -> str | None:
+        """The Chromium binary to launch, or None for Playwright's bundled one."""
+        if self.browser_executable == "bundled":
+            return None
+        if self.browser_executable == "auto":
+            return str(SYSTEM_CHROMIUM) if SYSTEM_CHROMIUM.exists() else None
+        return self.browser_executable
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_path, self.log_dir, self.evidence_dir, self.run_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def redis_server_binary() -> str | None:
+    return shutil.which("redis-server")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,9 +43,7 @@ class FixtureFaults(BaseModel):
 class Settings(BaseSettings):
     """Every setting vhub has. Units are in the names or descriptions."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="VHUB_", env_file=".env", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="VHUB_", env_file=".env", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(Path("var"), description="folder for the database, logs, evidence and Redis")
     redis_url: str = Field("", description="Redis to use; empty starts an embedded redis-server")
@@ -68,6 +66,7 @@ class Settings(BaseSettings):
     fixture_faults: FixtureFaults = FixtureFaults()
 
     workers: int = Field(2, ge=1, description="rq workers `vhub up` starts")
+    queue_config: Path = Field(PROJECT_ROOT / "queue" / "queues.toml", description="queue topology and job policy")
     timezone: str = "Europe/London"
     log_level: str = "INFO"
     keep_success_evidence: bool = Field(False, description="also keep a screenshot of successful steps")
@@ -75,7 +74,10 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises with the zone's name if unknown
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/London") from None
         return value
 
     @property

@@ -1,0 +1,49 @@
+# The two commands: `make demo` and `make test`. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint unit system-deps clean
+
+demo: $(STAMP) system-deps
+	$(BIN)/vhub demo
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not integration and not browser"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# redis-server and a Chromium: installed with apt-get when running as root, else the command to run
+# is printed. Without a system Chromium, Playwright's own build is fetched where that is possible.
+system-deps: $(STAMP)
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	elif [ -n "$$missing" ]; then \
+		case "$$missing" in *redis-server*) \
+			echo "redis-server is missing. Install it with: sudo apt-get install -y redis-server" >&2; exit 1;; \
+		esac; \
+		echo "No system Chromium: fetching Playwright's own (or run: sudo apt-get install -y chromium)"; \
+		$(BIN)/python -m playwright install chromium || { \
+			echo "Could not get a Chromium. Install it with: sudo apt-get install -y chromium" >&2; exit 1; }; \
+	fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Playwright bots, one package per external system: page objects plus the bot's actions."""

@@ -1,0 +1,1 @@
+"""rq job functions: thin, importable, taking ids. Their dotted paths are stored in Redis: keep them stable."""

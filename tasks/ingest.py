@@ -1,0 +1,106 @@
+"""Reading the records system: a scan lists changed incidents, one ingest job stores each version.
+
+Both jobs are idempotent. A scan that is retried re-queues what its run still has pending; an ingest
+of a version already stored adds nothing; an invalid record becomes a data-quality item (the job
+succeeds: a person, not a retry, must fix it); the watermark moves only past versions safely handled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bots.records_system import RecordsBot
+from vhub import logs
+from vhub.context import current
+from vhub.errors import InvalidRecord
+from vhub.models import validate_incident
+from vhub.store.incidents import has_version, save_incident
+from vhub.store.runs import (
+    finish_item,
+    get_watermark,
+    record_found,
+    record_invalid,
+    set_item_job,
+    start_run,
+)
+from vhub.store.tables import RunRow, ScanItemRow
+
+SYSTEM = "records_system"
+log = logs.get_logger(__name__)
+
+
+def start_scan(kind: str = "scheduled") -> str:
+    """Open a run and queue its scan (the scheduler's entry point). Returns the run id."""
+    ctx = current()
+    with ctx.db.session() as session:
+        run_id = start_run(session, kind=kind, system=SYSTEM, changed_since=get_watermark(session, SYSTEM))
+    ctx.jobs.enqueue("scan", scan, run_id, description=f"scan {SYSTEM} (run {run_id})")
+    return run_id
+
+
+def scan(run_id: str) -> dict[str, Any]:
+    """List every incident version changed since the run's watermark and queue an ingest for each new one."""
+    ctx = current()
+    logs.bind(run_id=run_id, system=SYSTEM, step="scan")
+    with ctx.db.session() as session:
+        run = session.get_one(RunRow, run_id)
+        already_listed = run.scanned_at is not None
+        changed_since = run.changed_since
+    if not already_listed:
+        listed = RecordsBot(ctx.settings).list_changed_since(changed_since)
+        with ctx.db.session() as session:
+            record_found(session, run_id, SYSTEM, listed)
+    with ctx.db.session() as session:
+        pending = session.scalars(
+            select(ScanItemRow).where(ScanItemRow.run_id == run_id, ScanItemRow.status == "pending")
+        ).all()
+        to_queue = []
+        for item in pending:
+            if has_version(session, item.reference, item.last_modified):
+                finish_item(session, run_id, item.reference, item.last_modified, "unchanged")
+            else:
+                to_queue.append((item.system_id, item.reference, item.last_modified))
+    for system_id, reference, last_modified in to_queue:
+        job = ctx.jobs.enqueue(
+            "ingest", ingest, run_id, system_id, reference, last_modified.isoformat(), description=f"ingest {reference}"
+        )
+        with ctx.db.session() as session:
+            set_item_job(session, run_id, reference, last_modified, job.id)
+    log.info("scan complete", found=len(pending), queued=len(to_queue))
+    return {"run_id": run_id, "pending": len(pending), "queued": len(to_queue)}
+
+
+def ingest(run_id: str, system_id: int, reference: str, last_modified: str) -> str:
+    """Read one incident version and store it; returns stored, unchanged or invalid."""
+    ctx = current()
+    listed_version = datetime.fromisoformat(last_modified)
+    logs.bind(run_id=run_id, system=SYSTEM, step="ingest", reference=reference)
+    with ctx.db.session() as session:
+        if has_version(session, reference, listed_version):
+            finish_item(session, run_id, reference, listed_version, "unchanged")
+            return "unchanged"
+    raw = RecordsBot(ctx.settings).read_incident(system_id)
+    try:
+        incident = validate_incident(raw)
+    except InvalidRecord as error:
+        with ctx.db.session() as session:
+            record_invalid(
+                session,
+                system=SYSTEM,
+                system_id=system_id,
+                reference=reference,
+                version=listed_version,
+                reasons=error.reasons,
+                raw=raw,
+            )
+            finish_item(session, run_id, reference, listed_version, "invalid")
+        log.warning("invalid record kept for review", reasons=error.reasons)
+        return "invalid"
+    with ctx.db.session() as session:
+        outcome = save_incident(session, incident, source_system=SYSTEM)
+        finish_item(session, run_id, reference, listed_version, "stored" if outcome == "new" else "unchanged")
+    log.info("incident ingested", outcome=outcome, version=incident.last_modified.isoformat())
+    return "stored" if outcome == "new" else "unchanged"

@@ -1,0 +1,229 @@
+"""The `vhub` command: every entry point of the product."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from vhub import context, logs
+from vhub.errors import VhubError
+from vhub.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from vhub.runtime import Stack, exit_on_sigterm
+
+    settings = _settings()
+    settings.ensure_dirs()
+    logs.configure(settings, process="up")
+    context.configure(settings).db.migrate()
+    stack = Stack(settings, workers=args.workers, scheduler=not args.no_scheduler)
+    exit_on_sigterm()
+    with stack:
+        print(f"Redis:          {stack.redis_url}")
+        print(f"Records system: {stack.records_url}")
+        print(f"Workers:        {stack.worker_count}" + ("" if args.no_scheduler else " (and the scheduler)"))
+        print(f"Data folder:    {settings.data_path}")
+        print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
+        try:
+            while all(child.running() for child in stack.children):
+                time.sleep(1)
+            stopped = [child.name for child in stack.children if not child.running()]
+            print(f"Stopping: {', '.join(stopped)} exited unexpectedly (see {settings.log_dir}).", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nStopping...", flush=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from vhub.worker import run_worker
+
+    settings = _settings()
+    logs.configure(settings, process="worker")
+    context.configure(settings)
+    run_worker(settings, burst=args.burst, name=args.name)
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from vhub.scheduler import run_scheduler
+
+    settings = _settings()
+    logs.configure(settings, process="scheduler")
+    context.configure(settings)
+    run_scheduler(settings)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from vhub.runtime import resolve
+    from vhub.status import collect, render
+
+    report = collect(resolve(_settings()))
+    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tasks.ingest import start_scan
+    from vhub.runtime import resolve
+
+    settings = resolve(_settings())
+    if not settings.redis_url:
+        print("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.", file=sys.stderr)
+        return 2
+    logs.configure(settings, process="cli", console=False)
+    ctx = context.configure(settings)
+    ctx.db.migrate()
+    run_id = start_scan(kind="manual")
+    print(f"Queued a scan of the records system (run {run_id}). `vhub status` follows it.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from vhub.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        incidents=args.incidents,
+        seed=args.seed,
+        exit_after=args.exit,
+        summary_json=args.summary_json,
+        workers=args.workers,
+    )
+    return run_demo(_settings(), options)
+
+
+def cmd_fixtures_serve(args: argparse.Namespace) -> int:
+    from fixtures.records_system.generator import generate, load_extra
+    from fixtures.records_system.server import create_app, serve
+
+    settings = _settings()
+    truth = generate(args.seed, args.incidents)
+    if args.extra:
+        truth.add_extra(load_extra(args.extra))
+    system = settings.records_system
+    app = create_app(truth, settings.fixture_faults, system.username, system.password.get_secret_value())
+    print(f"records system listening on http://{args.host}:{args.port}", flush=True)
+    serve(app, args.host, args.port)
+    return 0
+
+
+def cmd_fixtures_dump(args: argparse.Namespace) -> int:
+    from fixtures.records_system.generator import generate
+
+    print(generate(args.seed, args.incidents).to_json())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings()
+    context.configure(settings).db.migrate()
+    print(f"Database is at the newest schema: {settings.sqlalchemy_url.split('://')[0]}")
+    return 0
+
+
+def cmd_failed(args: argparse.Namespace) -> int:
+    from vhub.failed import list_failed, replay
+    from vhub.runtime import resolve
+
+    settings = resolve(_settings())
+    if not settings.redis_url:
+        print("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.", file=sys.stderr)
+        return 2
+    jobs = context.configure(settings).jobs
+    if args.action == "list":
+        failed = list_failed(jobs)
+        if not failed:
+            print("No failed jobs.")
+        for job in failed:
+            when = job.failed_at.isoformat(timespec="seconds") if job.failed_at else "?"
+            print(f"{job.id}  {job.queue:<8} {when}  {job.function}({job.args})\n    {job.reason}")
+        return 0
+    if not args.all and not args.job_ids:
+        print("Name the job ids to replay, or give --all.", file=sys.stderr)
+        return 2
+    replayed = replay(jobs, None if args.all else args.job_ids)
+    print(f"Replayed {len(replayed)} job(s)." if replayed else "Nothing to replay.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vhub", description="Vulnerability Hub bot workers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start Redis, the simulated systems and the workers; Ctrl-C stops all")
+    up.add_argument("--workers", type=int, default=None, help="number of rq workers (default 2)")
+    up.add_argument("--no-scheduler", action="store_true", help="do not run the scheduled scans")
+    up.set_defaults(func=cmd_up)
+
+    worker = sub.add_parser("worker", help="run one worker against VHUB_REDIS_URL (to scale out)")
+    worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    worker.add_argument("--name", default=None)
+    worker.set_defaults(func=cmd_worker)
+
+    scheduler = sub.add_parser("scheduler", help="enqueue the scheduled runs of queue/queues.toml")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+    status = sub.add_parser("status", help="queue depths, workers, failures and what is stored")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    run = sub.add_parser("run", help="queue a run now")
+    run.add_argument("what", choices=["scan"], help="scan: read changed incidents from the records system")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the whole flow on the embedded stack with synthetic data")
+    demo.add_argument("--incidents", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--workers", type=int, default=None)
+    demo.add_argument("--exit", action="store_true", help="stop once the summary is printed")
+    demo.add_argument("--summary-json", type=Path, default=None, help="also write the summary here")
+    demo.set_defaults(func=cmd_demo)
+
+    fixtures = sub.add_parser("fixtures", help="the simulated external systems")
+    fixtures_sub = fixtures.add_subparsers(dest="action", required=True)
+    serve = fixtures_sub.add_parser("serve", help="serve the simulated records system")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8701)
+    serve.add_argument("--seed", type=int, default=2026)
+    serve.add_argument("--incidents", type=int, default=300)
+    serve.add_argument("--extra", type=Path, default=None, help="JSON file of extra incidents to plant")
+    serve.set_defaults(func=cmd_fixtures_serve)
+    dump = fixtures_sub.add_parser("dump", help="print the generator's ground truth as JSON")
+    dump.add_argument("--seed", type=int, default=2026)
+    dump.add_argument("--incidents", type=int, default=300)
+    dump.set_defaults(func=cmd_fixtures_dump)
+
+    db = sub.add_parser("db", help="the database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    failed = sub.add_parser("failed", help="failed jobs: list them, replay them")
+    failed.add_argument("action", choices=["list", "replay"])
+    failed.add_argument("job_ids", nargs="*")
+    failed.add_argument("--all", action="store_true", help="replay every failed job")
+    failed.set_defaults(func=cmd_failed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except VhubError as error:
+        print(f"vhub: {error.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

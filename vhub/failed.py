@@ -1,0 +1,64 @@
+"""Failed jobs for an admin: what failed, why (the last line of the error), and replaying it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from vhub.queues import Jobs
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    id: str
+    queue: str
+    function: str
+    args: str
+    failed_at: datetime | None
+    reason: str
+
+
+def _reason(job: Job) -> str:
+    result = job.latest_result()
+    text = (result.exc_string if result is not None else "") or ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no error recorded"
+
+
+def list_failed(jobs: Jobs) -> list[FailedJob]:
+    found = []
+    for queue in jobs.queues():
+        registry = FailedJobRegistry(queue=queue)
+        for job_id in registry.get_job_ids():
+            try:
+                job = Job.fetch(job_id, connection=jobs.connection)
+            except NoSuchJobError:
+                continue
+            found.append(
+                FailedJob(
+                    id=job.id,
+                    queue=queue.name,
+                    function=job.func_name or "?",
+                    args=", ".join(repr(arg) for arg in job.args),
+                    failed_at=job.ended_at,
+                    reason=_reason(job),
+                )
+            )
+    return sorted(found, key=lambda job: job.failed_at or datetime.min)
+
+
+def replay(jobs: Jobs, job_ids: list[str] | None = None) -> list[str]:
+    """Put failed jobs back on their queues (all of them when no ids are given). Returns the ids replayed."""
+    replayed = []
+    wanted = set(job_ids) if job_ids else None
+    for queue in jobs.queues():
+        registry = FailedJobRegistry(queue=queue)
+        for job_id in registry.get_job_ids():
+            if wanted is None or job_id in wanted:
+                registry.requeue(job_id)
+                replayed.append(job_id)
+    return replayed

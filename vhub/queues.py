@@ -1,0 +1,143 @@
+"""Queue policy from queue/queues.toml, and the one way jobs are put on queues.
+
+Every enqueue goes through ``Jobs.enqueue`` so each job gets its queue, time-out, retry schedule and
+rate limit from configuration, never from constants in the code that enqueues it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue, RateLimit, Retry
+from rq.job import Job
+
+from vhub.errors import ConfigurationError
+from vhub.settings import PROJECT_ROOT
+
+POLICY_FILE = PROJECT_ROOT / "queue" / "queues.toml"
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    name: str
+    queue: str
+    timeout_s: int
+    retry_intervals_s: tuple[int, ...]
+    rate_limit: str | None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    job: str
+    cron: str
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    order: tuple[str, ...]
+    result_ttl_s: int
+    failure_ttl_s: int
+    jobs: dict[str, JobPolicy]
+    rate_limits: dict[str, int]
+    schedules: tuple[Schedule, ...]
+
+    @classmethod
+    def load(cls, path: Path = POLICY_FILE) -> QueuePolicy:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            queues = data["queues"]
+            order = tuple(queues["order"])
+            jobs = {
+                name: JobPolicy(
+                    name=name,
+                    queue=spec["queue"],
+                    timeout_s=int(spec["timeout_s"]),
+                    retry_intervals_s=tuple(int(s) for s in spec.get("retry_intervals_s", ())),
+                    rate_limit=spec.get("rate_limit"),
+                )
+                for name, spec in data.get("jobs", {}).items()
+            }
+            rate_limits = {name: int(value) for name, value in data.get("rate_limits", {}).items()}
+            schedules = tuple(
+                Schedule(name=name, job=spec["job"], cron=spec["cron"])
+                for name, spec in data.get("schedules", {}).items()
+            )
+            policy = cls(order, int(queues["result_ttl_s"]), int(queues["failure_ttl_s"]), jobs, rate_limits, schedules)
+        except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
+            raise ConfigurationError(
+                f"{path} cannot be used: {error!r}. Compare it with the documented example."
+            ) from None
+        policy._check(path)
+        return policy
+
+    def _check(self, path: Path) -> None:
+        for job in self.jobs.values():
+            if job.queue not in self.order:
+                raise ConfigurationError(f"{path}: job '{job.name}' uses queue '{job.queue}', not in queues.order.")
+            if job.rate_limit and job.rate_limit not in self.rate_limits:
+                raise ConfigurationError(f"{path}: job '{job.name}' names rate limit '{job.rate_limit}', not defined.")
+        for schedule in self.schedules:
+            if schedule.job not in self.jobs:
+                raise ConfigurationError(f"{path}: schedule '{schedule.name}' names unknown job '{schedule.job}'.")
+
+    def job(self, name: str) -> JobPolicy:
+        try:
+            return self.jobs[name]
+        except KeyError:
+            raise ConfigurationError(f"queue/queues.toml has no [jobs.{name}] table.") from None
+
+
+class Jobs:
+    """Enqueues jobs by kind, applying the policy."""
+
+    def __init__(self, connection: Redis, policy: QueuePolicy | None = None) -> None:
+        self.connection = connection
+        self.policy = policy or QueuePolicy.load()
+
+    def queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.connection)
+
+    def queues(self) -> list[Queue]:
+        return [self.queue(name) for name in self.policy.order]
+
+    def enqueue(
+        self,
+        kind: str,
+        func: Callable[..., Any],
+        *args: Any,
+        queue: str | None = None,
+        description: str | None = None,
+    ) -> Job:
+        """Put one job on its queue. Jobs are idempotent by design (the store decides what is new), so
+        the same work enqueued twice is harmless; rq does not combine uniqueness with rate limits."""
+        policy = self.policy.job(kind)
+        retry = (
+            Retry(max=len(policy.retry_intervals_s), interval=list(policy.retry_intervals_s))
+            if policy.retry_intervals_s
+            else None
+        )
+        rate_limit = (
+            RateLimit(key=policy.rate_limit, concurrency=self.policy.rate_limits[policy.rate_limit])
+            if policy.rate_limit
+            else None
+        )
+        return self.queue(queue or policy.queue).enqueue_call(
+            func,
+            args=args,
+            timeout=policy.timeout_s,
+            result_ttl=self.policy.result_ttl_s,
+            failure_ttl=self.policy.failure_ttl_s,
+            retry=retry,
+            rate_limit=rate_limit,
+            description=description,
+        )
+
+
+def connect(url: str) -> Redis:
+    return Redis.from_url(url)

@@ -1,0 +1,82 @@
+"""Removes personal data from log events before anything is written.
+
+Three nets, applied to every string in an event (its message, values, nested values and exception text):
+values under sensitive keys are dropped; postcodes, e-mails, phone numbers and bare dates are masked by
+pattern; and the values a bot has just read (names, dates of birth, addresses) are masked wherever they
+appear, because a name cannot be recognised by its shape. Bots register those with ``remember``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SENSITIVE_KEYS = frozenset(
+    {
+        "address",
+        "date_of_birth",
+        "dob",
+        "email",
+        "forename",
+        "full_name",
+        "line1",
+        "name",
+        "narrative",
+        "password",
+        "phone",
+        "postcode",
+        "relationship",
+        "school",
+        "summary",
+        "surname",
+        "voice_of_child",
+    }
+)
+REDACTED = "[redacted]"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
+    (re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"), "[postcode]"),
+    (re.compile(r"(?<![\w/])(?:\+44\s?|0)\d(?:[\s-]?\d){8,9}\b"), "[phone]"),
+    # Dates that are not followed by a time: a date of birth looks like this; event times do not.
+    (re.compile(r"\b\d{1,2}/\d{1,2}/\d{4}\b(?!\s+\d{1,2}:\d{2})"), "[date]"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b(?![T ]\d{2}:\d{2})"), "[date]"),
+)
+
+_remembered: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("vhub_redact", default=frozenset())
+
+
+def remember(values: Iterable[object]) -> None:
+    """Mask these values (a record's names, dates of birth, addresses) in every later event of this job."""
+    cleaned = {str(value).strip() for value in values if value is not None and len(str(value).strip()) >= 3}
+    _remembered.set(_remembered.get() | frozenset(cleaned))
+
+
+def forget() -> None:
+    """Clear the remembered values; called when a job ends."""
+    _remembered.set(frozenset())
+
+
+def redact_text(text: str) -> str:
+    for value in sorted(_remembered.get(), key=len, reverse=True):
+        text = re.sub(re.escape(value), "[name]", text, flags=re.IGNORECASE)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {key: REDACTED if str(key).lower() in SENSITIVE_KEYS else _redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact(item) for item in value]
+    return value
+
+
+def redact_event(_logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: runs after exception formatting and before any renderer."""
+    return {key: REDACTED if key.lower() in SENSITIVE_KEYS else _redact(value) for key, value in event_dict.items()}

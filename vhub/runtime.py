@@ -1,0 +1,379 @@
+"""The embedded stack: redis-server, the simulated systems and rq workers, started and stopped together.
+
+Every process is a child in its own process group that dies with its parent (PR_SET_PDEATHSIG), so
+Ctrl-C, SIGTERM or a crash of `vhub up` leaves no orphans. The stack's state (pids, ports, URLs) is
+written to run/stack.json in the data folder; a stale state from a crashed run is cleaned on start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+from redis import Redis
+from redis.exceptions import RedisError
+
+from vhub.errors import ConfigurationError
+from vhub.logs import get_logger
+from vhub.settings import PROJECT_ROOT, Settings, redis_server_binary
+
+log = get_logger(__name__)
+
+REDIS_CONF = PROJECT_ROOT / "queue" / "redis.conf"
+STATE_FILE = "stack.json"
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel to SIGTERM it when its parent dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so `with Stack(...)` blocks stop their children on the way out."""
+
+    def _raise(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@dataclass
+class Child:
+    """One process of the stack."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: TextIO | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # safe: the stack starts its children before any thread
+            cwd=os.getcwd(),
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.running():
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
+    def wait(self, timeout: float) -> bool:
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Stack:
+    """redis-server (unless VHUB_REDIS_URL is set), the simulated systems (unless their URLs are set)
+    and N rq workers, each a child process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int | None = None,
+        seed: int | None = None,
+        incidents: int | None = None,
+        extra: Path | None = None,
+        scheduler: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.worker_count = settings.workers if workers is None else workers
+        self.seed = settings.fixtures_seed if seed is None else seed
+        self.incidents = settings.fixtures_incidents if incidents is None else incidents
+        self.extra = extra
+        self.scheduler = scheduler
+        self.children: list[Child] = []
+        self.redis_url = settings.redis_url
+        self.records_url = settings.records_system.url
+        self.state_path = settings.run_dir / STATE_FILE
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> Stack:
+        self.settings.ensure_dirs()
+        self.clear_stale()
+        try:
+            if not self.redis_url:
+                self._start_redis()
+            if not self.records_url:
+                self._start_fixtures()
+            self._write_state()
+            for number in range(1, self.worker_count + 1):
+                self._start_child(
+                    f"worker-{number}",
+                    [
+                        sys.executable,
+                        "-m",
+                        "vhub",
+                        "worker",
+                        "--name",
+                        f"{socket.gethostname()}.vhub-{os.getpid()}-{number}",
+                    ],
+                )
+            if self.scheduler:
+                self._start_child("scheduler", [sys.executable, "-m", "vhub", "scheduler"])
+            self._write_state()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["VHUB_DATA_DIR"] = str(self.settings.data_path)
+        env["VHUB_REDIS_URL"] = self.redis_url
+        env["VHUB_RECORDS_SYSTEM__URL"] = self.records_url
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _start_child(self, name: str, argv: Sequence[str]) -> Child:
+        child = Child(name, list(argv), self.child_env(), self.settings.log_dir / f"{name}.out")
+        child.start()
+        self.children.append(child)
+        log.info("started", component=name, pid=child.pid)
+        return child
+
+    def _start_redis(self) -> None:
+        binary = redis_server_binary()
+        if binary is None:
+            raise ConfigurationError(
+                "redis-server is not installed. Install it (`sudo apt-get install -y redis-server`) "
+                "or point VHUB_REDIS_URL at a running Redis."
+            )
+        port = self.settings.redis_port or free_port()
+        if self.settings.redis_port and port_in_use(port):
+            raise ConfigurationError(
+                f"Port {port} (VHUB_REDIS_PORT) is in use by another program. Stop it, or set VHUB_REDIS_PORT=0 "
+                "to let vhub pick a free port."
+            )
+        redis_dir = self.settings.data_path / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            binary,
+            str(REDIS_CONF),
+            "--port",
+            str(port),
+            "--dir",
+            str(redis_dir),
+            "--pidfile",
+            str(self.settings.run_dir / "redis.pid"),
+        ]
+        child = self._start_child("redis", argv)
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        client = Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if not child.running():
+                raise ConfigurationError(f"redis-server stopped at start-up. Its log says:\n{child.tail()}")
+            try:
+                client.ping()
+                return
+            except RedisError:
+                time.sleep(0.05)
+        raise ConfigurationError(f"redis-server did not answer within 20 s. Its log says:\n{child.tail()}")
+
+    def _start_fixtures(self) -> None:
+        port = free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "vhub",
+            "fixtures",
+            "serve",
+            "--port",
+            str(port),
+            "--seed",
+            str(self.seed),
+            "--incidents",
+            str(self.incidents),
+        ]
+        if self.extra:
+            argv += ["--extra", str(self.extra)]
+        child = self._start_child("fixtures", argv)
+        self.records_url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{self.records_url}/_admin/health", child)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Workers first (they finish or abandon their job), then the simulated systems, then Redis."""
+        groups = [
+            [c for c in self.children if c.name.startswith(("worker", "scheduler"))],
+            [c for c in self.children if c.name == "fixtures"],
+            [c for c in self.children if c.name == "redis"],
+        ]
+        for group in groups:
+            for child in group:
+                child.signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for child in group:
+                if not child.wait(max(0.1, deadline - time.monotonic())):
+                    log.warning("did not stop in time; killing", component=child.name, pid=child.pid)
+                    child.signal(signal.SIGKILL)
+                    child.wait(5)
+        for child in self.children:
+            child.close_log()
+        self.children.clear()
+        with contextlib.suppress(FileNotFoundError):
+            self.state_path.unlink()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- state
+    def _write_state(self) -> None:
+        state = {
+            "owner_pid": os.getpid(),
+            "owner_cmdline": _cmdline(os.getpid()),
+            "redis_url": self.redis_url,
+            "records_url": self.records_url,
+            "children": [{"name": c.name, "pid": c.pid, "cmdline": " ".join(c.argv)} for c in self.children],
+        }
+        self.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+
+    def clear_stale(self) -> None:
+        """Stop what a crashed run left behind; refuse to start beside a live run on the same data folder."""
+        state = read_state(self.settings)
+        if state is None:
+            return
+        owner = int(state.get("owner_pid", 0))
+        if owner and owner != os.getpid() and pid_alive(owner) and _cmdline(owner) == state.get("owner_cmdline"):
+            raise ConfigurationError(
+                f"vhub is already running on the data folder {self.settings.data_path} (pid {owner}). "
+                f"Stop it with Ctrl-C in its terminal or `kill {owner}`, or set VHUB_DATA_DIR to another folder."
+            )
+        for child in state.get("children", []):
+            pid = int(child.get("pid") or 0)
+            if pid and pid_alive(pid) and _cmdline(pid).strip() == str(child.get("cmdline", "")).strip():
+                log.warning("stopping a process left by a crashed run", component=child.get("name"), pid=pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid)
+        pidfile = self.settings.run_dir / "redis.pid"
+        if pidfile.exists():
+            with contextlib.suppress(ValueError):
+                pid = int(pidfile.read_text().strip())
+                if pid_alive(pid) and "redis-server" in _cmdline(pid):
+                    os.kill(pid, signal.SIGKILL)
+                    _wait_gone(pid)
+            pidfile.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+
+
+def wait_for_http(url: str, child: Child | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child is not None and not child.running():
+            raise ConfigurationError(f"{child.name} stopped at start-up. Its log says:\n{child.tail()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise ConfigurationError(f"{url} did not answer within {timeout:.0f} s.")
+
+
+def read_state(settings: Settings) -> dict[str, Any] | None:
+    path = settings.run_dir / STATE_FILE
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def resolve(settings: Settings) -> Settings:
+    """Fill the embedded Redis and simulated-system URLs from a running stack on this data folder."""
+    state = read_state(settings)
+    if state is None:
+        return settings
+    updates: dict[str, Any] = {}
+    if not settings.redis_url and state.get("redis_url"):
+        updates["redis_url"] = state["redis_url"]
+    if not settings.records_system.url and state.get("records_url"):
+        updates["records_system"] = settings.records_system.model_copy(update={"url": state["records_url"]})
+    return settings.model_copy(update=updates) if updates else settings

@@ -1,0 +1,243 @@
+"""The SQL schema: the system of record. Redis carries jobs; these tables carry everything else.
+
+Incidents are versioned by the records system's last-modified time; the person details of each version
+are kept as recorded in that version (incident_people), while ``people`` holds one row per nominal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC without a zone (SQLite keeps none) and always returns an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("reference", "last_modified"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_system: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(20), index=True)
+    system_id: Mapped[int] = mapped_column(Integer)
+    last_modified: Mapped[datetime]
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    incident_type: Mapped[str] = mapped_column(String(80))
+    domestic_abuse: Mapped[bool] = mapped_column(Boolean)
+    crime_classification: Mapped[str | None] = mapped_column(String(120))
+    occurred_at: Mapped[datetime]
+    location_line1: Mapped[str] = mapped_column(String(200))
+    location_town: Mapped[str] = mapped_column(String(80))
+    location_postcode: Mapped[str] = mapped_column(String(10))
+    officer: Mapped[str] = mapped_column(String(80))
+    narrative: Mapped[str] = mapped_column(Text, default="")
+
+    people: Mapped[list[IncidentPersonRow]] = relationship(
+        back_populates="incident", order_by="IncidentPersonRow.position", cascade="all, delete-orphan"
+    )
+    dash: Mapped[DashRow | None] = relationship(cascade="all, delete-orphan")
+    ppn: Mapped[PpnRow | None] = relationship(cascade="all, delete-orphan")
+    child_risk_assessments: Mapped[list[ChildRiskAssessmentRow]] = relationship(
+        order_by="ChildRiskAssessmentRow.position", cascade="all, delete-orphan"
+    )
+
+
+class PersonRow(Base):
+    """One nominal of the records system. Matching across nominals (same child recorded twice) uses
+    ``match_key``: normalised name plus date of birth."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nominal_ref: Mapped[str] = mapped_column(String(10), unique=True)
+    forename: Mapped[str] = mapped_column(String(80))
+    surname: Mapped[str] = mapped_column(String(80))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    match_key: Mapped[str] = mapped_column(String(200), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentPersonRow(Base):
+    """A person's link to one incident version, with their details as recorded in that version."""
+
+    __tablename__ = "incident_people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))
+    forename: Mapped[str] = mapped_column(String(80))
+    surname: Mapped[str] = mapped_column(String(80))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    age_years: Mapped[int | None] = mapped_column(Integer)
+    gender: Mapped[str] = mapped_column(String(10))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_town: Mapped[str | None] = mapped_column(String(80))
+    address_postcode: Mapped[str | None] = mapped_column(String(10), index=True)
+    relationship_to: Mapped[str | None] = mapped_column("relationship", String(120))
+    school: Mapped[str | None] = mapped_column(String(120))
+    home_educated: Mapped[bool] = mapped_column(Boolean, default=False)
+    present: Mapped[bool | None] = mapped_column(Boolean)
+    voice_of_child: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[IncidentRow] = relationship(back_populates="people")
+    person: Mapped[PersonRow] = relationship()
+
+
+class DashRow(Base):
+    __tablename__ = "dash_assessments"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    officer_grading: Mapped[str] = mapped_column(String(10))
+    yes_count: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]]
+
+
+class PpnRow(Base):
+    __tablename__ = "ppns"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    grade: Mapped[str] = mapped_column(String(10))
+    raised_at: Mapped[datetime]
+
+
+class ChildRiskAssessmentRow(Base):
+    __tablename__ = "child_risk_assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    nominal_ref: Mapped[str] = mapped_column(String(10))
+    level: Mapped[str] = mapped_column(String(10))
+    completed_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class WatermarkRow(Base):
+    """How far each source system has been read: everything changed before ``value`` is stored."""
+
+    __tablename__ = "watermarks"
+
+    system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    system: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    scanned_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="scanning")
+    changed_since: Mapped[datetime | None]
+    found: Mapped[int | None] = mapped_column(Integer)
+
+
+class ScanItemRow(Base):
+    """One incident version a scan found, and what became of it: the basis of the watermark."""
+
+    __tablename__ = "scan_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "reference", "last_modified"),
+        Index("ix_scan_items_run_status", "run_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    system: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(20))
+    system_id: Mapped[int] = mapped_column(Integer)
+    last_modified: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    job_id: Mapped[str | None] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DataQualityItemRow(Base):
+    """A record that could not be used as it stands; a person corrects or dismisses it."""
+
+    __tablename__ = "data_quality_items"
+    __table_args__ = (UniqueConstraint("source_system", "system_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_system: Mapped[str] = mapped_column(String(40))
+    system_id: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str | None] = mapped_column(String(20), index=True)
+    version: Mapped[datetime]
+    reasons: Mapped[list[Any]]
+    raw: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class AuditEventRow(Base):
+    """Append-only: the database refuses updates and deletes (triggers in the first migration)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(80), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    job_id: Mapped[str | None] = mapped_column(String(120))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,65 @@
+"""The rq worker vhub runs: in-process jobs so each worker keeps its browser between jobs.
+
+Jobs run in the worker process (rq's SimpleWorker), so a bot's browser and signed-in session survive
+from one job to the next. Each job's log events carry its job id; values a bot remembered for
+redaction are forgotten when the job ends; a failure's traceback is redacted before rq stores it;
+business errors and selector drift are never retried, because retrying cannot fix them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from types import TracebackType
+from typing import Any
+
+from rq import Queue, SimpleWorker
+from rq.job import Job
+
+from vhub import browser, logs, redaction
+from vhub.errors import BusinessError, SelectorDrift
+from vhub.queues import Jobs, QueuePolicy, connect
+from vhub.settings import Settings
+
+log = logs.get_logger(__name__)
+
+
+def _no_retry_for_permanent_errors(
+    job: Job, exc_type: type[BaseException], exc_value: BaseException, traceback: TracebackType | None
+) -> bool:
+    if isinstance(exc_value, BusinessError | SelectorDrift):
+        job.retries_left = 0
+        log.warning("not retried", job_id=job.id, error=getattr(exc_value, "code", exc_type.__name__))
+    return True  # let rq's default handling go on
+
+
+class VhubWorker(SimpleWorker):
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        logs.bind(job_id=job.id, queue=queue.name)
+        try:
+            super().execute_job(job, queue)
+        finally:
+            redaction.forget()
+            logs.unbind("job_id", "queue", "run_id", "system", "step")
+
+    def handle_job_failure(
+        self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = "", execution: Any = None
+    ) -> None:
+        super().handle_job_failure(job, queue, started_job_registry, redaction.redact_text(exc_string), execution)
+
+
+def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> bool:
+    """Work the queues in priority order until stopped (or, with ``burst``, until they are empty)."""
+    if not settings.redis_url:
+        raise SystemExit("vhub worker needs VHUB_REDIS_URL (or use `vhub up`, which starts its own Redis).")
+    jobs = Jobs(connect(settings.redis_url), QueuePolicy.load(settings.queue_config))
+    worker = VhubWorker(
+        jobs.queues(),
+        connection=jobs.connection,
+        name=name or f"{socket.gethostname()}.{os.getpid()}",
+        exception_handlers=[_no_retry_for_permanent_errors],
+    )
+    try:
+        return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+    finally:
+        browser.close_all()

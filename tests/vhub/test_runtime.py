@@ -1,0 +1,103 @@
+"""The embedded stack: real redis-server and workers started, stopped without orphans, stale state cleared."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Worker
+
+from vhub.errors import ConfigurationError
+from vhub.runtime import Stack, free_port, pid_alive, read_state
+from vhub.settings import ExternalSystem, Settings
+
+pytestmark = pytest.mark.integration
+
+NO_FIXTURES = ExternalSystem(url="http://127.0.0.1:9")  # a URL set: the stack starts no simulated system
+
+
+def wait_until(condition, timeout: float = 20.0) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def stack_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", records_system=NO_FIXTURES)
+
+
+def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Settings) -> None:
+    """Redis answers, both workers register with rq, and stopping leaves no process and no state file."""
+    with Stack(stack_settings, workers=2) as stack:
+        connection = Redis.from_url(stack.redis_url)
+        assert connection.ping()
+        assert wait_until(lambda: len(Worker.all(connection=connection)) == 2)
+        assert "yes" == connection.config_get("appendonly")["appendonly"]
+        pids = [child.pid for child in stack.children]
+        assert stack_settings.run_dir.joinpath("stack.json").exists()
+    assert wait_until(lambda: not any(pid_alive(pid) for pid in pids), 5)
+    assert not stack_settings.run_dir.joinpath("stack.json").exists()
+
+
+def test_sigterm_to_vhub_up_stops_every_child(stack_settings: Settings) -> None:
+    """`vhub up` given SIGTERM stops Redis and the workers it started: no orphans."""
+    env = {**os.environ, "VHUB_DATA_DIR": str(stack_settings.data_path), "VHUB_RECORDS_SYSTEM__URL": NO_FIXTURES.url}
+    argv = [sys.executable, "-m", "vhub", "up", "--workers", "1"]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as up:
+        try:
+            assert wait_until(lambda: len((read_state(stack_settings) or {}).get("children", [])) == 3)
+            pids = [child["pid"] for child in read_state(stack_settings)["children"]]
+            assert all(pid_alive(pid) for pid in pids)
+            up.send_signal(signal.SIGTERM)
+            assert 0 != up.wait(30)
+        finally:
+            up.kill()
+    assert wait_until(lambda: not any(pid_alive(pid) for pid in pids), 5)
+
+
+def test_leftovers_of_a_crashed_run_are_stopped(stack_settings: Settings, tmp_path: Path) -> None:
+    """A redis-server left by a run whose owner died is stopped before the new stack starts."""
+    stack_settings.ensure_dirs()
+    argv = ["redis-server", "--port", str(free_port()), "--save", "", "--dir", str(tmp_path)]
+    leftover = subprocess.Popen(argv, stdout=subprocess.DEVNULL)  # noqa: S603
+    assert wait_until(lambda: Path(f"/proc/{leftover.pid}/cmdline").exists())
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    state = {"owner_pid": dead_owner.pid, "owner_cmdline": "vhub up", "redis_url": "", "records_url": "",
+             "children": [{"name": "redis", "pid": leftover.pid, "cmdline": " ".join(argv)}]}
+    stack_settings.run_dir.joinpath("stack.json").write_text(json.dumps(state))
+    try:
+        with Stack(stack_settings, workers=0) as stack:
+            assert leftover.wait(10) is not None
+            assert Redis.from_url(stack.redis_url).ping()
+    finally:
+        leftover.kill()
+
+
+def test_a_live_run_on_the_same_data_folder_is_refused(stack_settings: Settings) -> None:
+    """Two stacks on one data folder would share Redis files: the second is refused with what to do."""
+    with Stack(stack_settings, workers=0):
+        state = read_state(stack_settings)
+        state["owner_pid"] = os.getppid()
+        state["owner_cmdline"] = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        stack_settings.run_dir.joinpath("stack.json").write_text(json.dumps(state))
+        with pytest.raises(ConfigurationError, match="already running"):
+            Stack(stack_settings, workers=0).start()
+
+
+def test_a_configured_port_in_use_is_named(stack_settings: Settings, redis_url: str) -> None:
+    """VHUB_REDIS_PORT pointing at a busy port fails with the port and the fix."""
+    busy = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(ConfigurationError, match=f"Port {busy}"):
+        Stack(stack_settings.model_copy(update={"redis_port": busy}), workers=0).start()

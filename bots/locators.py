@@ -80,12 +80,14 @@ class PageLocators:
             raise ConfigurationError(f"selectors/{self.system}.yaml: page {self.name} has no group {name}") from None
 
 
-def _locator(system: str, name: str, data: Any) -> Locator:
+def _locator(system: str, where: str, data: Any) -> Locator:
+    """``where`` is the locator's path in the file (page.group.name), for messages; its name is the last part."""
     if not isinstance(data, dict) or bool(data.get("css")) == bool(data.get("xpath")):
-        raise ConfigurationError(f"selectors/{system}.yaml: '{name}' needs exactly one of css or xpath.")
+        raise ConfigurationError(f"selectors/{system}.yaml: '{where}' needs exactly one of css or xpath.")
     unknown = set(data) - {"css", "xpath", "attr", "optional", "raw"}
     if unknown:
-        raise ConfigurationError(f"selectors/{system}.yaml: '{name}' has unknown keys {sorted(unknown)}.")
+        raise ConfigurationError(f"selectors/{system}.yaml: '{where}' has unknown keys {sorted(unknown)}.")
+    name = where.rsplit(".", 1)[-1]
     return Locator(
         name=name,
         css=data.get("css"),

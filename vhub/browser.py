@@ -57,6 +57,8 @@ class BrowserSession:
         self._page: Page | None = None
         self.items_in_context = 0
         self.contexts_opened = 0
+        self.state: dict[str, Any] = {}
+        """What a bot knows about the current context (such as being signed in); cleared with it."""
 
     @property
     def page(self) -> Page:
@@ -78,8 +80,10 @@ class BrowserSession:
         self._close_context()
         self._context = self._browser.new_context(locale="en-GB", timezone_id=self.settings.timezone)
         self._context.set_default_timeout(self.settings.browser_timeout_s * 1000)
-        self._context.tracing.start(screenshots=True, snapshots=True)
+        snapshots = self.settings.browser_trace_snapshots
+        self._context.tracing.start(screenshots=snapshots, snapshots=snapshots)
         self._page = self._context.new_page()
+        self.state = {}
         self.items_in_context = 0
         self.contexts_opened += 1
 

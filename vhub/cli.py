@@ -111,8 +111,7 @@ def cmd_fixtures_serve(args: argparse.Namespace) -> int:
         truth.add_extra(load_extra(args.extra))
     system = settings.records_system
     app = create_app(truth, settings.fixture_faults, system.username, system.password.get_secret_value())
-    print(f"records system listening on http://{args.host}:{args.port}", flush=True)
-    serve(app, args.host, args.port)
+    serve(app, args.host, args.port, on_ready=lambda line: print(line, flush=True))
     return 0
 
 

@@ -263,14 +263,33 @@ class Incident(_Model):
         return self.reference, self.last_modified
 
 
+_MESSAGES = {
+    "missing": "is missing",
+    "datetime_type": "is missing or is not a date and time (DD/MM/YYYY HH:MM)",
+    "datetime_parsing": "is not a date and time (DD/MM/YYYY HH:MM)",
+    "date_type": "is missing or is not a date (DD/MM/YYYY)",
+    "string_type": "is missing",
+    "string_too_short": "is empty",
+    "string_pattern_mismatch": "is not in the expected format",
+    "int_parsing": "is not a whole number",
+    "int_type": "is missing or is not a whole number",
+    "bool_parsing": "is not Yes or No",
+    "bool_type": "is not Yes or No",
+    "extra_forbidden": "is not a field the record should have",
+}
+
+
 def describe_validation_error(error: ValidationError) -> list[str]:
     """Plain-English reasons, one per problem, naming the field and never echoing its value."""
     reasons = []
-    for item in error.errors(include_url=False, include_input=False, include_context=False):
+    for item in error.errors(include_url=False, include_input=False):
         path = ""
         for part in item["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "enum":
+            message = f"is not one of {item.get('ctx', {}).get('expected', 'the allowed values')}"
+        else:
+            message = _MESSAGES.get(item["type"], item["msg"].removeprefix("Value error, "))
         reasons.append(f"{path}: {message}" if path else message)
     return reasons
 

@@ -61,7 +61,7 @@ def forget() -> None:
 
 def redact_text(text: str) -> str:
     for value in sorted(_remembered.get(), key=len, reverse=True):
-        text = re.sub(re.escape(value), "[name]", text, flags=re.IGNORECASE)
+        text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", "[name]", text, flags=re.IGNORECASE)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -3,7 +3,7 @@
 Jobs run in the worker process (rq's SimpleWorker), so a bot's browser and signed-in session survive
 from one job to the next. Each job's log events carry its job id; values a bot remembered for
 redaction are forgotten when the job ends; a failure's traceback is redacted before rq stores it;
-business errors and selector drift are never retried, because retrying cannot fix them.
+business errors, selector drift and configuration errors are never retried: a retry cannot fix them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from vhub import browser, logs, redaction
-from vhub.errors import BusinessError, SelectorDrift
+from vhub.errors import BusinessError, ConfigurationError, SelectorDrift
 from vhub.queues import Jobs, QueuePolicy, connect
 from vhub.settings import Settings
 
@@ -27,7 +27,7 @@ log = logs.get_logger(__name__)
 def _no_retry_for_permanent_errors(
     job: Job, exc_type: type[BaseException], exc_value: BaseException, traceback: TracebackType | None
 ) -> bool:
-    if isinstance(exc_value, BusinessError | SelectorDrift):
+    if isinstance(exc_value, BusinessError | SelectorDrift | ConfigurationError):
         job.retries_left = 0
         log.warning("not retried", job_id=job.id, error=getattr(exc_value, "code", exc_type.__name__))
     return True  # let rq's default handling go on

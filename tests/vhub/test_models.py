@@ -77,7 +77,7 @@ def test_missing_occurrence_time_is_refused() -> None:
     """An incident without a date and time cannot be triaged; the reason says which field."""
     with pytest.raises(InvalidRecord) as caught:
         validate_incident(raw_incident(occurred_at=""))
-    assert caught.value.reasons[0].startswith("occurred_at:")
+    assert ["occurred_at: is missing or is not a date and time (DD/MM/YYYY HH:MM)"] == caught.value.reasons
 
 
 def test_assessment_for_unlinked_child_is_refused() -> None:
@@ -87,6 +87,17 @@ def test_assessment_for_unlinked_child_is_refused() -> None:
     with pytest.raises(InvalidRecord) as caught:
         validate_incident(raw)
     assert ["child_risk_assessments[0]: is for a person not linked to the incident"] == caught.value.reasons
+
+
+def test_enum_reasons_list_the_allowed_values() -> None:
+    """A role the model does not know is named with the roles it does."""
+    raw = raw_incident()
+    raw["people"][0]["role"] = "bystander"
+    with pytest.raises(InvalidRecord) as caught:
+        validate_incident(raw)
+    assert ["people[0].role: is not one of 'victim', 'suspect', 'child', 'witness' or 'household member'"] == (
+        caught.value.reasons
+    )
 
 
 def test_unknown_dash_question_is_refused() -> None:

@@ -74,8 +74,13 @@ def test_leftovers_of_a_crashed_run_are_stopped(stack_settings: Settings, tmp_pa
     assert wait_until(lambda: Path(f"/proc/{leftover.pid}/cmdline").exists())
     dead_owner = subprocess.Popen(["true"])
     dead_owner.wait()
-    state = {"owner_pid": dead_owner.pid, "owner_cmdline": "vhub up", "redis_url": "", "records_url": "",
-             "children": [{"name": "redis", "pid": leftover.pid, "cmdline": " ".join(argv)}]}
+    state = {
+        "owner_pid": dead_owner.pid,
+        "owner_cmdline": "vhub up",
+        "redis_url": "",
+        "records_url": "",
+        "children": [{"name": "redis", "pid": leftover.pid, "cmdline": " ".join(argv)}],
+    }
     stack_settings.run_dir.joinpath("stack.json").write_text(json.dumps(state))
     try:
         with Stack(stack_settings, workers=0) as stack:

@@ -1,0 +1,120 @@
+"""Scan and ingest on real components: redis-server, rq workers, Chromium, SQLite, the simulated records system."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rq.registry import FailedJobRegistry
+from sqlalchemy import func, select
+
+from fixtures.records_system import generate
+from tests.factories import raw_incident
+from tests.integration.conftest import RunningStack, every, running_stack, write_extra
+from vhub.models import validate_incident
+from vhub.store.incidents import count_incidents, latest_incidents, load_incident
+from vhub.store.runs import get_watermark, open_data_quality_items
+from vhub.store.tables import AuditEventRow
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+SEED, COUNT = 11, 100
+PLANTED = {
+    **raw_incident(reference="OCC/26/990001", system_id=9001),
+    "people": [{**raw_incident()["people"][2], "date_of_birth": "31/02/2016"}],
+    "child_risk_assessments": [],
+}
+
+
+def failed_jobs(stack: RunningStack) -> int:
+    return sum(FailedJobRegistry(queue=queue).count for queue in stack.ctx.jobs.queues())
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, dict]]:
+    """100 generated incidents plus one planted malformed record, scanned and ingested once."""
+    tmp = tmp_path_factory.mktemp("ingest")
+    extra = write_extra(tmp / "extra.json", [PLANTED])
+    with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra) as stack:
+        yield stack, stack.scan()
+
+
+def test_stored_incidents_equal_the_ground_truth_field_by_field(first_run: tuple[RunningStack, dict]) -> None:
+    """Every valid generated incident is stored exactly as generated; nothing else is stored."""
+    stack, run = first_run
+    truth = {item.reference: item.incident for item in generate(SEED, COUNT).incidents if item.incident}
+    with stack.ctx.db.session() as session:
+        stored = {incident.reference: incident for incident in latest_incidents(session)}
+    assert sorted(truth) == sorted(stored)
+    for reference, expected in truth.items():
+        assert expected == stored[reference], reference
+    assert COUNT + 1 == run["found"]
+    assert 0 == failed_jobs(stack)
+
+
+def test_malformed_records_become_data_quality_items(first_run: tuple[RunningStack, dict]) -> None:
+    """Generated and planted malformed records are kept with the field that is wrong; the run completes."""
+    stack, run = first_run
+    planted = {item.reference: item.invalid_field for item in generate(SEED, COUNT).incidents if not item.incident}
+    planted["OCC/26/990001"] = "people[0].date_of_birth"
+    with stack.ctx.db.session() as session:
+        items = {item.reference: item.reasons for item in open_data_quality_items(session)}
+    assert sorted(planted) == sorted(items)
+    for reference, field in planted.items():
+        assert items[reference][0].startswith(f"{field}:"), (reference, items[reference])
+    assert ["people[0].date_of_birth: is not a real calendar date"] == items["OCC/26/990001"]
+    assert len(planted) == run["counts"]["invalid"]
+
+
+def test_watermark_reaches_the_newest_version(first_run: tuple[RunningStack, dict]) -> None:
+    """With every version handled, the watermark is the newest last-modified time listed."""
+    stack, _ = first_run
+    newest = max(item.last_modified for item in generate(SEED, COUNT).incidents)
+    with stack.ctx.db.session() as session:
+        assert newest <= get_watermark(session, "records_system")
+
+
+def test_second_run_adds_nothing_and_a_touched_incident_is_a_new_version(
+    first_run: tuple[RunningStack, dict],
+) -> None:
+    """A repeat scan stores nothing new; after the record changes, only its new version is stored."""
+    stack, _ = first_run
+    with stack.ctx.db.session() as session:
+        versions = count_incidents(session, versions=True)
+        stored_events = session.scalar(
+            select(func.count(AuditEventRow.id)).where(AuditEventRow.action == "incident.stored")
+        )
+    again = stack.scan()
+    assert 0 == again["counts"].get("stored", 0)
+    with stack.ctx.db.session() as session:
+        assert versions == count_incidents(session, versions=True)
+        assert stored_events == session.scalar(
+            select(func.count(AuditEventRow.id)).where(AuditEventRow.action == "incident.stored")
+        )
+
+    touched = stack.admin("POST", "incidents/5/touch")
+    newer = stack.scan()
+    assert 1 == newer["counts"]["stored"]
+    current = next(item for item in stack.admin("GET", "truth")["incidents"] if item["system_id"] == 5)
+    with stack.ctx.db.session() as session:
+        assert versions + 1 == count_incidents(session, versions=True)
+        latest = load_incident(session, touched["reference"])
+    assert validate_incident(current["fields"]) == latest
+
+
+def test_faults_do_not_change_the_result(tmp_path: Path) -> None:
+    """With 10% server errors and sessions expired every second, the store still equals the ground truth."""
+    env = {"VHUB_FIXTURE_FAULTS__ERROR_RATE": "0.1", "VHUB_FIXTURE_FAULTS__LATENCY_MS": "5"}
+    with running_stack(tmp_path, incidents=COUNT, seed=SEED + 1, env=env) as stack:
+        with every(1.0, lambda: stack.admin("POST", "expire-sessions")):
+            run = stack.scan()
+        stats = stack.admin("GET", "stats")
+        with stack.ctx.db.session() as session:
+            stored = {incident.reference: incident for incident in latest_incidents(session)}
+        failed = failed_jobs(stack)
+    truth = {item.reference: item.incident for item in generate(SEED + 1, COUNT).incidents if item.incident}
+    assert truth == stored
+    assert COUNT == run["found"]
+    assert 0 == failed
+    assert stats["errors_injected"] > 0 and stats["session_expiries"] > 0, stats

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from vhub.errors import ApplicationError, SystemUnavailable
+from vhub.errors import ApplicationError, SessionExpired, SystemUnavailable
 from vhub.logs import get_logger
 
 T = TypeVar("T")
@@ -55,6 +55,17 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
+class _Backoff:
+    """Exponential back-off for a struggling system; none after an expired session (sign in at once)."""
+
+    def __init__(self, max_wait_s: float) -> None:
+        self._exponential = wait_exponential(multiplier=0.2, max=max_wait_s)
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return 0.0 if isinstance(error, SessionExpired) else float(self._exponential(state))
+
+
 def retry_step(step: Callable[[], T], *, attempts: int = STEP_ATTEMPTS, max_wait_s: float = 4.0) -> T:
     """Run a step, retrying application errors (time-outs, 5xx, expired sessions) with backoff.
 
@@ -62,7 +73,7 @@ def retry_step(step: Callable[[], T], *, attempts: int = STEP_ATTEMPTS, max_wait
     retrying = Retrying(
         retry=retry_if_exception_type(ApplicationError),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=0.2, max=max_wait_s),
+        wait=_Backoff(max_wait_s),
         before_sleep=_log_retry,
         reraise=True,
     )

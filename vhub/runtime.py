@@ -235,16 +235,16 @@ class Stack:
         ]
         child = self._start_child("redis", argv)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
-        client = Redis.from_url(self.redis_url)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if not child.running():
-                raise ConfigurationError(f"redis-server stopped at start-up. Its log says:\n{child.tail()}")
-            try:
-                client.ping()
-                return
-            except RedisError:
-                time.sleep(0.05)
+        with Redis.from_url(self.redis_url) as client:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if not child.running():
+                    raise ConfigurationError(f"redis-server stopped at start-up. Its log says:\n{child.tail()}")
+                try:
+                    client.ping()
+                    return
+                except RedisError:
+                    time.sleep(0.05)
         raise ConfigurationError(f"redis-server did not answer within 20 s. Its log says:\n{child.tail()}")
 
     def _start_fixtures(self) -> None:

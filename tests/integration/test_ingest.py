@@ -104,10 +104,10 @@ def test_second_run_adds_nothing_and_a_touched_incident_is_a_new_version(
 
 
 def test_faults_do_not_change_the_result(tmp_path: Path) -> None:
-    """With 10% server errors and sessions expired every second, the store still equals the ground truth."""
+    """With 10% server errors and sessions expired every 2 s, the store still equals the ground truth."""
     env = {"VHUB_FIXTURE_FAULTS__ERROR_RATE": "0.1", "VHUB_FIXTURE_FAULTS__LATENCY_MS": "5"}
     with running_stack(tmp_path, incidents=COUNT, seed=SEED + 1, env=env) as stack:
-        with every(1.0, lambda: stack.admin("POST", "expire-sessions")):
+        with every(2.0, lambda: stack.admin("POST", "expire-sessions")):
             run = stack.scan()
         stats = stack.admin("GET", "stats")
         with stack.ctx.db.session() as session:

@@ -39,8 +39,7 @@ def stack_settings(tmp_path: Path) -> Settings:
 
 def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Settings) -> None:
     """Redis answers, both workers register with rq, and stopping leaves no process and no state file."""
-    with Stack(stack_settings, workers=2) as stack:
-        connection = Redis.from_url(stack.redis_url)
+    with Stack(stack_settings, workers=2) as stack, Redis.from_url(stack.redis_url) as connection:
         assert connection.ping()
         assert wait_until(lambda: len(Worker.all(connection=connection)) == 2)
         assert "yes" == connection.config_get("appendonly")["appendonly"]
@@ -83,9 +82,9 @@ def test_leftovers_of_a_crashed_run_are_stopped(stack_settings: Settings, tmp_pa
     }
     stack_settings.run_dir.joinpath("stack.json").write_text(json.dumps(state))
     try:
-        with Stack(stack_settings, workers=0) as stack:
+        with Stack(stack_settings, workers=0) as stack, Redis.from_url(stack.redis_url) as connection:
             assert leftover.wait(10) is not None
-            assert Redis.from_url(stack.redis_url).ping()
+            assert connection.ping()
     finally:
         leftover.kill()
 

@@ -124,6 +124,11 @@ def cmd_fixtures_dump(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings()
+    if args.sql:
+        from vhub.store.database import sql_script
+
+        print(sql_script(settings.sqlalchemy_url))
+        return 0
     context.configure(settings).db.migrate()
     print(f"Database is at the newest schema: {settings.sqlalchemy_url.split('://')[0]}")
     return 0
@@ -203,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the database")
     db_sub = db.add_subparsers(dest="action", required=True)
-    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("--sql", action="store_true", help="print the SQL instead of applying it")
+    upgrade.set_defaults(func=cmd_db_upgrade)
 
     failed = sub.add_parser("failed", help="failed jobs: list them, replay them")
     failed.add_argument("action", choices=["list", "replay"])

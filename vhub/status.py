@@ -21,6 +21,7 @@ def collect(settings: Settings) -> dict[str, Any]:
     report: dict[str, Any] = {"redis_url": settings.redis_url or None}
     report.update(_queues(settings))
     db = Database(settings)
+    db.migrate()
     try:
         with db.session() as session:
             last_run = session.scalars(select(RunRow).order_by(RunRow.started_at.desc()).limit(1)).first()

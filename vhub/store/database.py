@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,7 +44,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError:
+            raise ConfigurationError(
+                "A PostgreSQL URL needs the PostgreSQL driver: pip install -e '.[postgres]' (psycopg)."
+            ) from None
     raise ConfigurationError(
         f"VHUB_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL; got a '{url.split(':')[0]}' URL."
     )
@@ -75,3 +81,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def sql_script(url: str) -> str:
+    """The migrations as a SQL script for the URL's dialect (for a DBA to review or apply); no connection."""
+    config = Config(output_buffer=io.StringIO())
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head", sql=True)
+    return str(config.output_buffer.getvalue())

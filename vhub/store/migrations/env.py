@@ -10,7 +10,12 @@ from vhub.store.tables import Base
 config = context.config
 connection = config.attributes.get("connection")
 
-if connection is None:
+if context.is_offline_mode():
+    # SQL scripts for a DBA to review or apply by hand: `Database.sql_script()`.
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=Base.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+elif connection is None:
     # `alembic revision --autogenerate` from a shell: a scratch SQLite database.
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite:///var/alembic-scratch.db")
     with engine.begin() as scratch:

@@ -1,0 +1,60 @@
+"""The `vhub` command: what an operator sees when things are and are not running."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vhub.store.database import sql_script
+
+
+def vhub(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {"VHUB_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "vhub", *args], capture_output=True, text=True, env=environment, timeout=120
+    )
+
+
+def test_dump_prints_the_ground_truth(tmp_path: Path) -> None:
+    """`vhub fixtures dump` prints the generator's records and what it planted, as JSON."""
+    result = vhub("fixtures", "dump", "--seed", "3", "--incidents", "60", data_dir=tmp_path)
+    truth = json.loads(result.stdout)
+    assert (0, 60, 3) == (result.returncode, truth["total"], truth["seed"])
+    assert truth["planted"]["invalid"] and truth["planted"]["hidden_high_risk"]
+
+
+def test_status_without_a_stack_says_what_to_do(tmp_path: Path) -> None:
+    """With nothing running, status still reports the store and says how to start the queues."""
+    result = vhub("status", data_dir=tmp_path)
+    assert 0 == result.returncode
+    assert "no Redis running; start `vhub up`" in result.stdout
+    assert "Incidents stored: 0" in result.stdout
+
+
+def test_failed_without_a_stack_exits_with_advice(tmp_path: Path) -> None:
+    """An admin asking for failed jobs with nothing running is told how to start it."""
+    result = vhub("failed", "list", data_dir=tmp_path)
+    assert (2, "No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.\n") == (
+        result.returncode,
+        result.stderr,
+    )
+
+
+def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:
+    """A database URL of an unsupported kind is refused in one line, without a traceback."""
+    result = vhub("status", data_dir=tmp_path, env={"VHUB_DATABASE_URL": "mysql://x"})
+    assert 2 == result.returncode
+    assert result.stderr.startswith("vhub: VHUB_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://vhub@db/vhub", "sqlite:///var/vhub.db"])
+def test_migrations_render_for_both_databases(url: str) -> None:
+    """The schema, with its append-only audit guard, renders for SQLite and for PostgreSQL."""
+    script = sql_script(url)
+    assert 12 == script.count("CREATE TABLE")
+    assert "audit_events is append-only" in script

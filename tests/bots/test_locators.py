@@ -37,7 +37,10 @@ HTML = """
 <div id="note">line one
   line two</div>
 <a class="more" href="/next?page=2">More</a>
-<table><tr class="item"><td class="code">A</td><td>1</td></tr><tr class="item"><td class="code">B</td><td>2</td></tr></table>
+<table>
+<tr class="item"><td class="code">A</td><td>1</td></tr>
+<tr class="item"><td class="code">B</td><td>2</td></tr>
+</table>
 """
 
 

@@ -85,8 +85,9 @@ class Database:
 
 def sql_script(url: str) -> str:
     """The migrations as a SQL script for the URL's dialect (for a DBA to review or apply); no connection."""
-    config = Config(output_buffer=io.StringIO())
+    buffer = io.StringIO()
+    config = Config(output_buffer=buffer)
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "head", sql=True)
-    return str(config.output_buffer.getvalue())
+    return buffer.getvalue()

@@ -159,6 +159,15 @@ def cmd_failed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from vhub.bench import bench_read
+
+    settings = _settings()
+    settings.ensure_dirs()
+    bench_read(settings, pages=args.pages, rounds=args.rounds)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vhub", description="Vulnerability Hub bot workers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("job_ids", nargs="*")
     failed.add_argument("--all", action="store_true", help="replay every failed job")
     failed.set_defaults(func=cmd_failed)
+    bench = sub.add_parser("bench", help="measure the bots' speed against a baseline in the same run")
+    bench.add_argument("what", choices=["read"], help="read: reading incident pages from the records system")
+    bench.add_argument("--pages", type=int, default=40)
+    bench.add_argument("--rounds", type=int, default=3)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

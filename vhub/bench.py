@@ -79,7 +79,7 @@ def bench_read(settings: Settings, *, pages: int = 40, rounds: int = 3, out: Tex
 
             def run(read: Callable[[Page], Any], trace: dict[str, bool] | None, ctx: BrowserContext) -> float:
                 if trace is not None:
-                    ctx.tracing.start(**trace)
+                    ctx.tracing.start(screenshots=trace["screenshots"], snapshots=trace["snapshots"])
                 started = time.perf_counter()
                 for system_id in range(1, pages + 1):
                     if trace is not None:

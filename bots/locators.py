@@ -174,5 +174,15 @@ def extract(page: Page, locators: PageLocators, *, only: list[str] | None = None
 
 
 def count(page: Page, locator: Locator) -> int:
-    """How many elements a locator matches now (for drift checks of action locators)."""
+    """How many elements a locator matches now."""
     return int(page.locator(locator.playwright).count())
+
+
+def require(page: Page, locators: PageLocators, name: str) -> str:
+    """The Playwright selector of an element about to be acted on, once it is known to match exactly one
+    element: acting on a missing one would wait out the whole time-out before failing."""
+    locator = locators[name]
+    matched = count(page, locator)
+    if matched != 1:
+        raise SelectorDrift(locators.system, locators.name, name, matched)
+    return locator.playwright

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bots.records_system import RecordsBot
 from vhub import logs
 from vhub.context import current
-from vhub.errors import InvalidRecord
+from vhub.errors import BusinessError, InvalidRecord
 from vhub.models import validate_incident
 from vhub.store.incidents import has_version, save_incident
 from vhub.store.runs import (
@@ -82,25 +82,28 @@ def ingest(run_id: str, system_id: int, reference: str, last_modified: str) -> s
         if has_version(session, reference, listed_version):
             finish_item(session, run_id, reference, listed_version, "unchanged")
             return "unchanged"
-    raw = RecordsBot(ctx.settings).read_incident(system_id)
     try:
+        raw = RecordsBot(ctx.settings).read_incident(system_id)
         incident = validate_incident(raw)
     except InvalidRecord as error:
-        with ctx.db.session() as session:
-            record_invalid(
-                session,
-                system=SYSTEM,
-                system_id=system_id,
-                reference=reference,
-                version=listed_version,
-                reasons=error.reasons,
-                raw=raw,
-            )
-            finish_item(session, run_id, reference, listed_version, "invalid")
-        log.warning("invalid record kept for review", reasons=error.reasons)
-        return "invalid"
+        return _keep_for_review(run_id, system_id, reference, listed_version, error.reasons, raw)
+    except BusinessError as error:
+        return _keep_for_review(run_id, system_id, reference, listed_version, [error.message], {})
     with ctx.db.session() as session:
         outcome = save_incident(session, incident, source_system=SYSTEM)
         finish_item(session, run_id, reference, listed_version, "stored" if outcome == "new" else "unchanged")
     log.info("incident ingested", outcome=outcome, version=incident.last_modified.isoformat())
     return "stored" if outcome == "new" else "unchanged"
+
+
+def _keep_for_review(
+    run_id: str, system_id: int, reference: str, version: datetime, reasons: list[str], raw: dict[str, Any]
+) -> str:
+    """A record a person must look at: kept as a data-quality item; the run goes on without it."""
+    with current().db.session() as session:
+        record_invalid(
+            session, system=SYSTEM, system_id=system_id, reference=reference, version=version, reasons=reasons, raw=raw
+        )
+        finish_item(session, run_id, reference, version, "invalid")
+    log.warning("record kept for review", reasons=reasons)
+    return "invalid"

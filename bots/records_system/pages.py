@@ -13,18 +13,27 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bots.locators import PageLocators, extract
+from bots.locators import PageLocators, extract, require
 from bots.web import check_response, navigate
 from vhub.errors import BusinessError, ConfigurationError, SessionExpired, SystemUnavailable
 
 SYSTEM = "records system"
 
 
+def _fill(page: Page, locators: PageLocators, name: str, value: str) -> None:
+    selector = require(page, locators, name)
+    try:
+        page.fill(selector, value)
+    except PlaywrightError as error:
+        raise SystemUnavailable(f"The {SYSTEM} page did not take input ({str(error).splitlines()[0][:120]}).") from None
+
+
 def _submit(page: Page, locators: PageLocators, name: str) -> None:
     """Click a submit button and wait for the page it leads to; 5xx and time-outs are SystemUnavailable."""
+    selector = require(page, locators, name)
     try:
         with page.expect_navigation(wait_until="domcontentloaded") as navigation:
-            page.click(locators[name].playwright)
+            page.click(selector)
         check_response(navigation.value, system=SYSTEM)
     except PlaywrightTimeoutError:
         raise SystemUnavailable(f"The {SYSTEM} did not answer in time.") from None
@@ -59,8 +68,8 @@ class _RecordsPage:
 class SignInPage(_RecordsPage):
     def sign_in(self, username: str, password: str) -> None:
         navigate(self.page, self.url, system=SYSTEM)
-        self.page.fill(self.locators["username"].playwright, username)
-        self.page.fill(self.locators["password"].playwright, password)
+        _fill(self.page, self.locators, "username", username)
+        _fill(self.page, self.locators, "password", password)
         _submit(self.page, self.locators, "submit")
         if self.on_sign_in_page():
             if extract(self.page, self.locators, only=["error"])["values"]["error"]:
@@ -81,7 +90,7 @@ class ResultsPage:
 class SearchPage(_RecordsPage):
     def search_changed_since(self, changed_since: str) -> None:
         self.open_url(self.url)
-        self.page.fill(self.locators["changed_since"].playwright, changed_since)
+        _fill(self.page, self.locators, "changed_since", changed_since)
         _submit(self.page, self.locators, "submit")
         if self.on_sign_in_page():
             raise SessionExpired(f"The {SYSTEM} ended the session; signing in again.")
@@ -94,7 +103,16 @@ class SearchPage(_RecordsPage):
 
 class IncidentPage(_RecordsPage):
     def open(self, system_id: int) -> None:
-        self.open_url(f"{self.url}?id={system_id}")
+        try:
+            self.open_url(f"{self.url}?id={system_id}")
+        except BusinessError as error:
+            if error.code != "not_found":
+                raise
+            raise BusinessError(
+                f"The {SYSTEM} no longer shows incident id {system_id}: it may have been deleted or restricted "
+                "after the scan listed it. Check it in the records system.",
+                code="not_found",
+            ) from None
 
     def read(self) -> dict[str, Any]:
         return extract(self.page, self.locators)

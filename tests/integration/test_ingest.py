@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,22 @@ def test_second_run_adds_nothing_and_a_touched_incident_is_a_new_version(
         assert versions + 1 == count_incidents(session, versions=True)
         latest = load_incident(session, touched["reference"])
     assert validate_incident(current["fields"]) == latest
+
+
+def test_logs_hold_no_personal_data_or_credentials(first_run: tuple[RunningStack, dict]) -> None:
+    """No generated name, date of birth, postcode or address, and not the bot's password, is in any log."""
+    stack, _ = first_run
+    secrets = {stack.ctx.settings.records_system.password.get_secret_value()}
+    for item in generate(SEED, COUNT).incidents:
+        for person in item.fields.get("people") or []:
+            secrets |= {person.get("forename"), person.get("surname"), person.get("date_of_birth")}
+            secrets |= set((person.get("address") or {}).values())
+        secrets.add((item.fields.get("location") or {}).get("postcode"))
+    secrets = {value for value in secrets if isinstance(value, str) and len(value) > 2}
+    text = "\n".join(path.read_text(encoding="utf-8") for path in stack.ctx.settings.log_dir.iterdir())
+    assert "incident ingested" in text
+    leaked = sorted(value for value in secrets if re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text))
+    assert [] == leaked
 
 
 def test_faults_do_not_change_the_result(tmp_path: Path) -> None:

@@ -1,0 +1,79 @@
+"""What the bots do when the records system misbehaves in ways a retry cannot fix."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+from tasks.ingest import ingest, start_scan
+from tests.integration.conftest import RunningStack, running_stack
+from vhub.store.runs import ListedVersion, open_data_quality_items, record_found, run_progress, start_run
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with running_stack(tmp_path_factory.mktemp("failures"), incidents=5, seed=3) as running:
+        yield running
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail("condition not met in time")
+
+
+def test_an_incident_gone_since_the_scan_is_kept_for_review(stack: RunningStack) -> None:
+    """A listed incident the records system no longer shows becomes a data-quality item; the run completes."""
+    stack.admin("POST", "faults", {"layout": "standard"})
+    listed = ListedVersion(system_id=9999, reference="OCC/26/999999", last_modified=datetime(2026, 11, 1, tzinfo=UTC))
+    with stack.ctx.db.session() as session:
+        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
+        record_found(session, run_id, "records_system", [listed])
+    stack.ctx.jobs.enqueue("ingest", ingest, run_id, 9999, listed.reference, listed.last_modified.isoformat())
+
+    def complete() -> bool:
+        with stack.ctx.db.session() as session:
+            return run_progress(session, run_id)["status"] == "complete"
+
+    wait_for(complete)
+    with stack.ctx.db.session() as session:
+        reasons = [item.reasons for item in open_data_quality_items(session) if item.reference == listed.reference]
+    assert [
+        [
+            "The records system no longer shows incident id 9999: it may have been deleted or restricted after the scan "
+            "listed it. Check it in the records system."
+        ]
+    ] == reasons
+
+
+def test_selector_drift_fails_once_with_evidence(stack: RunningStack) -> None:
+    """A changed page layout fails the scan at once (no retries), keeping a screenshot, the page and a trace."""
+    stack.admin("POST", "faults", {"layout": "variant"})
+    start_scan(kind="test")
+    scan_queue = stack.ctx.jobs.queue("scan")
+    failed = FailedJobRegistry(queue=scan_queue)
+    wait_for(lambda: failed.count == 1)
+    job = Job.fetch(failed.get_job_ids()[0], connection=stack.ctx.jobs.connection)
+    assert 0 == job.retries_left
+    assert 0 == ScheduledJobRegistry(queue=scan_queue).count
+    assert "[selector_drift]" in job.latest_result().exc_string
+
+    evidence_root = stack.ctx.settings.evidence_dir / "records_system"
+    folders = [folder for folder in evidence_root.iterdir() if "-failure-" in folder.name and job.id in folder.name]
+    assert 1 == len(folders)
+    assert {"screenshot.png", "page.html", "trace.zip"} == {path.name for path in folders[0].iterdir()}
+    assert all(path.stat().st_size > 0 for path in folders[0].iterdir())
+    log_lines = (stack.ctx.settings.log_dir / "vhub.jsonl").read_text(encoding="utf-8").splitlines()
+    saved = [json.loads(line) for line in log_lines if '"evidence saved"' in line]
+    assert str(folders[0]) in {event["evidence"] for event in saved}

@@ -51,8 +51,8 @@ def test_an_incident_gone_since_the_scan_is_kept_for_review(stack: RunningStack)
         reasons = [item.reasons for item in open_data_quality_items(session) if item.reference == listed.reference]
     assert [
         [
-            "The records system no longer shows incident id 9999: it may have been deleted or restricted after the scan "
-            "listed it. Check it in the records system."
+            "The records system no longer shows incident id 9999: it may have been deleted or restricted "
+            "after the scan listed it. Check it in the records system."
         ]
     ] == reasons
 

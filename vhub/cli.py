@@ -17,6 +17,20 @@ def _settings() -> Settings:
     return Settings()
 
 
+class NoStack(VhubError):
+    code = "no_stack"
+
+
+def _running_context() -> context.AppContext:
+    """The context of the stack running on this data folder (or of VHUB_REDIS_URL)."""
+    from vhub.runtime import resolve
+
+    settings = resolve(_settings())
+    if not settings.redis_url:
+        raise NoStack("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.")
+    return context.configure(settings)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from vhub.runtime import Stack, exit_on_sigterm
 
@@ -74,14 +88,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tasks.ingest import start_scan
-    from vhub.runtime import resolve
 
-    settings = resolve(_settings())
-    if not settings.redis_url:
-        print("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.", file=sys.stderr)
-        return 2
-    logs.configure(settings, process="cli", console=False)
-    ctx = context.configure(settings)
+    ctx = _running_context()
+    logs.configure(ctx.settings, process="cli", console=False)
     ctx.db.migrate()
     run_id = start_scan(kind="manual")
     print(f"Queued a scan of the records system (run {run_id}). `vhub status` follows it.")
@@ -136,13 +145,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_failed(args: argparse.Namespace) -> int:
     from vhub.failed import list_failed, replay
-    from vhub.runtime import resolve
 
-    settings = resolve(_settings())
-    if not settings.redis_url:
-        print("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.", file=sys.stderr)
-        return 2
-    jobs = context.configure(settings).jobs
+    jobs = _running_context().jobs
     if args.action == "list":
         failed = list_failed(jobs)
         if not failed:

@@ -48,11 +48,14 @@ def _safe(label: str) -> str:
 class BrowserSession:
     """One Chromium and one context for a system, reused across items and renewed every N."""
 
-    def __init__(self, settings: Settings, system: str) -> None:
+    def __init__(self, settings: Settings, system: str, browser: Browser | None = None) -> None:
+        """``browser``: use this already launched browser (tests share pytest-playwright's) and never
+        close it; without one, the session launches and owns its own."""
         self.settings = settings
         self.system = system
         self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
+        self._browser: Browser | None = browser
+        self._owns_browser = browser is None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self.items_in_context = 0
@@ -73,9 +76,11 @@ class BrowserSession:
         return self._context is None or self.items_in_context == 0
 
     def _open_context(self) -> None:
-        if self._playwright is None:
-            self._playwright = sync_playwright().start()
         if self._browser is None or not self._browser.is_connected():
+            if not self._owns_browser:
+                raise RuntimeError("the browser this session was given has closed")
+            if self._playwright is None:
+                self._playwright = sync_playwright().start()
             self._browser = self._playwright.chromium.launch(**launch_options(self.settings))
         self._close_context()
         self._context = self._browser.new_context(locale="en-GB", timezone_id=self.settings.timezone)
@@ -141,12 +146,12 @@ class BrowserSession:
 
     def close(self) -> None:
         self._close_context()
-        if self._browser is not None:
+        if self._browser is not None and self._owns_browser:
             try:
                 self._browser.close()
             except Exception:  # noqa: BLE001 - the browser may have died with its process
                 log.debug("browser already closed", system=self.system)
-            self._browser = None
+        self._browser = None
         if self._playwright is not None:
             self._playwright.stop()
             self._playwright = None

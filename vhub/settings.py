@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     )
 
     records_system: ExternalSystem = ExternalSystem()
+    isr_portal: ExternalSystem = ExternalSystem(username="wmp.disclosure")
 
     fixtures_seed: int = Field(2026, description="seed of the synthetic data the simulated systems serve")
     fixtures_incidents: int = Field(300, ge=0, description="incidents the simulated records system holds")

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bots.records_system import RecordsBot
+from tasks.triage import queue_triage, triage_run
 from vhub import logs
 from vhub.context import current
 from vhub.errors import BusinessError, InvalidRecord
@@ -63,12 +64,16 @@ def scan(run_id: str) -> dict[str, Any]:
                 finish_item(session, run_id, item.reference, item.last_modified, "unchanged")
             else:
                 to_queue.append((item.system_id, item.reference, item.last_modified))
+    ingest_jobs = []
     for system_id, reference, last_modified in to_queue:
         job = ctx.jobs.enqueue(
             "ingest", ingest, run_id, system_id, reference, last_modified.isoformat(), description=f"ingest {reference}"
         )
+        ingest_jobs.append(job)
         with ctx.db.session() as session:
             set_item_job(session, run_id, reference, last_modified, job.id)
+    # Triage waits for the whole run, so repeat rules see every incident the run brings, in any order.
+    ctx.jobs.enqueue("triage", triage_run, run_id, after=ingest_jobs, description=f"triage run {run_id}")
     log.info("scan complete", found=len(pending), queued=len(to_queue))
     return {"run_id": run_id, "pending": len(pending), "queued": len(to_queue)}
 
@@ -92,6 +97,9 @@ def ingest(run_id: str, system_id: int, reference: str, last_modified: str) -> s
     with ctx.db.session() as session:
         outcome = save_incident(session, incident, source_system=SYSTEM)
         finish_item(session, run_id, reference, listed_version, "stored" if outcome == "new" else "unchanged")
+        late = session.get_one(RunRow, run_id).triage_queued_at is not None
+    if late:  # the run was already handed to triage (this job was replayed after failing): triage it now
+        queue_triage(reference, incident.last_modified)
     log.info("incident ingested", outcome=outcome, version=incident.last_modified.isoformat())
     return "stored" if outcome == "new" else "unchanged"
 

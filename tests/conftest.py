@@ -19,6 +19,10 @@ from vhub.settings import Settings
 from vhub.store import Database
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/drafting/golden/ from the drafts")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var")

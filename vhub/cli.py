@@ -163,6 +163,21 @@ def cmd_failed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from vhub.reports import build_backlog, write_backlog
+    from vhub.store.tables import utcnow
+    from vhub.triage import load_config
+
+    settings = _settings()
+    ctx = context.configure(settings)
+    ctx.db.migrate()
+    with ctx.db.session() as session:
+        report = build_backlog(session, load_config(), utcnow())
+    for path in write_backlog(report, args.out or settings.data_path / "reports"):
+        print(path)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from vhub.bench import bench_read
 
@@ -230,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("job_ids", nargs="*")
     failed.add_argument("--all", action="store_true", help="replay every failed job")
     failed.set_defaults(func=cmd_failed)
+    report = sub.add_parser("report", help="reports for the force")
+    report.add_argument(
+        "what",
+        choices=["backlog"],
+        help="backlog: repeat children, risky crime types, hidden "
+        "high risk, missing assessments, oldest waiting (HTML with charts, and CSV)",
+    )
+    report.add_argument("--out", type=Path, default=None, help="folder to write to (default: <data>/reports)")
+    report.set_defaults(func=cmd_report)
+
     bench = sub.add_parser("bench", help="measure the bots' speed against a baseline in the same run")
     bench.add_argument("what", choices=["read"], help="read: reading incident pages from the records system")
     bench.add_argument("--pages", type=int, default=40)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
 from fixtures.records_system.generator import generate
@@ -26,7 +26,7 @@ from vhub.runtime import Stack, exit_on_sigterm
 from vhub.settings import Settings
 from vhub.store.incidents import count_incidents
 from vhub.store.runs import run_progress
-from vhub.store.tables import DataQualityItemRow, IncidentRow
+from vhub.store.tables import DataQualityItemRow, DraftRow, TriageResultRow
 
 log = logs.get_logger(__name__)
 
@@ -136,6 +136,7 @@ def _failed_jobs(ctx: context.AppContext) -> int:
 
 
 def _follow(ctx: context.AppContext, run_id: str, options: DemoOptions, progress: Progress) -> dict[str, Any]:
+    """Show the run's progress: scanning, ingest, then triage and drafting until no work is left."""
     deadline = time.monotonic() + options.timeout_s
     complete = False
     state: dict[str, Any] = {}
@@ -161,32 +162,59 @@ def _follow(ctx: context.AppContext, run_id: str, options: DemoOptions, progress
             break  # what is left has failed for good: report it rather than wait for ever
         time.sleep(0.5)
     progress.finish()
-    with ctx.db.session() as session:
-        stored = count_incidents(session)
-        invalid = session.scalar(select(func.count(DataQualityItemRow.id))) or 0
-        source_refs = session.scalar(select(func.count(func.distinct(IncidentRow.reference)))) or 0
-        invalid_items = [
-            {"reference": row.reference, "reasons": row.reasons}
-            for row in session.scalars(select(DataQualityItemRow).order_by(DataQualityItemRow.reference))
-        ]
+    quiet_polls = 0
+    while complete and time.monotonic() < deadline and quiet_polls < 2:
+        with ctx.db.session() as session:
+            triaged = session.scalar(select(func.count(TriageResultRow.id))) or 0
+            stored = count_incidents(session)
+            drafts = session.scalar(select(func.count(DraftRow.id))) or 0
+        progress.show("triage", triaged, stored, f"drafts {drafts} failed jobs {_failed_jobs(ctx)}")
+        quiet_polls = 0 if _work_in_flight(ctx) else quiet_polls + 1
+        time.sleep(0.5)
+    progress.finish()
+    return _summarise(ctx, run_id, state, complete)
+
+
+def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any], complete: bool) -> dict[str, Any]:
     counts = Counter(state.get("counts", {}))
-    return {
-        "run_id": run_id,
-        "complete": complete,
-        "incidents_in_source": state.get("found") or 0,
-        "incidents_stored": stored,
-        "incidents_invalid": invalid,
-        "incidents_pending": counts["pending"],
-        "distinct_references_stored": source_refs,
-        "invalid_items": invalid_items,
-        "failed_jobs": _failed_jobs(ctx),
-        "source_system": SYSTEM,
-    }
+    with ctx.db.session() as session:
+        ingest_items = session.scalars(
+            select(DataQualityItemRow)
+            .where(DataQualityItemRow.source_system == SYSTEM)
+            .order_by(DataQualityItemRow.reference)
+        ).all()
+        triage_by_risk = dict(
+            session.execute(select(TriageResultRow.risk, func.count()).group_by(TriageResultRow.risk)).all()
+        )
+        drafts_by_type = dict(
+            session.execute(
+                select(DraftRow.workflow, func.count())
+                .where(DraftRow.status == "awaiting_review")
+                .group_by(DraftRow.workflow)
+            ).all()
+        )
+        return {
+            "run_id": run_id,
+            "complete": complete,
+            "incidents_in_source": state.get("found") or 0,
+            "incidents_stored": count_incidents(session),
+            "incidents_invalid": len(ingest_items),
+            "incidents_pending": counts["pending"],
+            "invalid_items": [{"reference": row.reference, "reasons": row.reasons} for row in ingest_items],
+            "triage_by_risk": {level: triage_by_risk.get(level, 0) for level in ("red", "amber", "green", "blue")},
+            "drafts_by_type": drafts_by_type,
+            "data_quality_items": session.scalar(
+                select(func.count(DataQualityItemRow.id)).where(DataQualityItemRow.status == "open")
+            ),
+            "failed_jobs": _failed_jobs(ctx),
+            "source_system": SYSTEM,
+        }
 
 
 def _work_in_flight(ctx: context.AppContext) -> bool:
     for queue in ctx.jobs.queues():
-        if queue.count or StartedJobRegistry(queue=queue).count or ScheduledJobRegistry(queue=queue).count:
+        registries = (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry)
+        if queue.count or any(registry(queue=queue).count for registry in registries):
             return True
     return False
 
@@ -200,6 +228,11 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"  Stored:                            {summary['incidents_stored']}",
         f"  Invalid (kept for review):         {summary['incidents_invalid']}",
         *(f"    {item['reference']}: {'; '.join(item['reasons'])}" for item in summary["invalid_items"]),
+        "  Triage by risk:                    "
+        + ", ".join(f"{level} {count}" for level, count in summary["triage_by_risk"].items()),
+        "  Drafts awaiting review:            "
+        + (", ".join(f"{kind} {count}" for kind, count in sorted(summary["drafts_by_type"].items())) or "none"),
+        f"  Data-quality items for a person:   {summary['data_quality_items']}",
         f"  Failed jobs:                       {summary['failed_jobs']}",
         f"  Duration:                          {summary['duration_s']} s",
         f"  Ground truth: {truth['incidents']} incidents, {truth['invalid']} planted invalid -> "

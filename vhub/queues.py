@@ -14,7 +14,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, RateLimit, Retry
-from rq.job import Job
+from rq.job import Dependency, Job
 
 from vhub.errors import ConfigurationError
 from vhub.settings import PROJECT_ROOT
@@ -113,9 +113,12 @@ class Jobs:
         *args: Any,
         queue: str | None = None,
         description: str | None = None,
+        after: list[Job] | None = None,
     ) -> Job:
         """Put one job on its queue. Jobs are idempotent by design (the store decides what is new), so
-        the same work enqueued twice is harmless; rq does not combine uniqueness with rate limits."""
+        the same work enqueued twice is harmless; rq does not combine uniqueness with rate limits.
+
+        ``after``: run only once all these jobs have finished, whether they succeeded or failed for good."""
         policy = self.policy.job(kind)
         retry = (
             Retry(max=len(policy.retry_intervals_s), interval=list(policy.retry_intervals_s))
@@ -136,6 +139,7 @@ class Jobs:
             retry=retry,
             rate_limit=rate_limit,
             description=description,
+            depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
         )
 
 

@@ -100,5 +100,5 @@ def test_a_locator_needs_exactly_one_of_css_or_xpath(tmp_path: Path) -> None:
 
 
 def test_the_records_system_file_loads() -> None:
-    """The shipped selectors file is well formed and has the three pages the bot uses."""
-    assert {"sign_in", "search", "incident"} == set(load("records_system"))
+    """The shipped selectors file is well formed and has the pages the records bot uses."""
+    assert {"sign_in", "search", "incident"} <= set(load("records_system"))

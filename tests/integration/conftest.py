@@ -13,8 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from tasks.ingest import start_scan
+from tests.factories import raw_incident
 from vhub import context
 from vhub.context import AppContext
 from vhub.runtime import Stack
@@ -36,6 +38,20 @@ class RunningStack:
         response.raise_for_status()
         return response.json()
 
+    def wait_quiet(self, timeout: float = 240.0) -> None:
+        """Wait until no job is queued, running, scheduled or waiting on another (twice in a row)."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 2:
+            busy = any(
+                queue.count or any(registry(queue=queue).count for registry in _REGISTRIES)
+                for queue in self.ctx.jobs.queues()
+            )
+            quiet = 0 if busy else quiet + 1
+            time.sleep(0.3)
+        if quiet < 2:
+            pytest.fail(f"jobs still running after {timeout:.0f} s")
+
     def scan(self, timeout: float = 240.0) -> dict[str, Any]:
         """Queue a scan and wait until its run is complete (every found version handled)."""
         run_id = start_scan(kind="test")
@@ -47,6 +63,9 @@ class RunningStack:
                 return {"run_id": run_id, **progress}
             time.sleep(0.2)
         pytest.fail(f"run {run_id} did not complete in {timeout:.0f} s: {progress}")
+
+
+_REGISTRIES = (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry)
 
 
 @contextmanager
@@ -87,6 +106,25 @@ def every(interval_s: float, action: Callable[[], Any]) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(5)
+
+
+SEED, COUNT = 11, 100
+PLANTED_MALFORMED = {
+    **raw_incident(reference="OCC/26/990001", system_id=9001),
+    "people": [{**raw_incident()["people"][2], "date_of_birth": "31/02/2016"}],
+    "child_risk_assessments": [],
+}
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, dict[str, Any]]]:
+    """100 generated incidents plus one planted malformed record, scanned, ingested, triaged and drafted."""
+    tmp = tmp_path_factory.mktemp("synthetic")
+    extra = write_extra(tmp / "extra.json", [PLANTED_MALFORMED])
+    with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra) as stack:
+        run = stack.scan()
+        stack.wait_quiet()
+        yield stack, run
 
 
 def write_extra(path: Path, records: list[dict[str, Any]]) -> Path:

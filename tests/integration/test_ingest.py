@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
 from fixtures.records_system import generate
-from tests.factories import raw_incident
-from tests.integration.conftest import RunningStack, every, running_stack, write_extra
+from tests.integration.conftest import COUNT, SEED, RunningStack, every, running_stack
+from vhub.failed import list_failed
 from vhub.models import validate_incident
 from vhub.store.incidents import count_incidents, latest_incidents, load_incident
 from vhub.store.runs import get_watermark, open_data_quality_items
@@ -20,25 +18,15 @@ from vhub.store.tables import AuditEventRow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
-SEED, COUNT = 11, 100
-PLANTED = {
-    **raw_incident(reference="OCC/26/990001", system_id=9001),
-    "people": [{**raw_incident()["people"][2], "date_of_birth": "31/02/2016"}],
-    "child_risk_assessments": [],
-}
+
+def failed_jobs(stack: RunningStack) -> list[tuple[str, str]]:
+    """What failed for good, and why (empty when nothing did)."""
+    return [(job.function, job.reason) for job in list_failed(stack.ctx.jobs)]
 
 
-def failed_jobs(stack: RunningStack) -> int:
-    return sum(FailedJobRegistry(queue=queue).count for queue in stack.ctx.jobs.queues())
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, dict]]:
-    """100 generated incidents plus one planted malformed record, scanned and ingested once."""
-    tmp = tmp_path_factory.mktemp("ingest")
-    extra = write_extra(tmp / "extra.json", [PLANTED])
-    with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra) as stack:
-        yield stack, stack.scan()
+@pytest.fixture
+def first_run(synthetic_run: tuple[RunningStack, dict]) -> tuple[RunningStack, dict]:
+    return synthetic_run
 
 
 def test_stored_incidents_equal_the_ground_truth_field_by_field(first_run: tuple[RunningStack, dict]) -> None:
@@ -51,7 +39,7 @@ def test_stored_incidents_equal_the_ground_truth_field_by_field(first_run: tuple
     for reference, expected in truth.items():
         assert expected == stored[reference], reference
     assert COUNT + 1 == run["found"]
-    assert 0 == failed_jobs(stack)
+    assert [] == failed_jobs(stack)
 
 
 def test_malformed_records_become_data_quality_items(first_run: tuple[RunningStack, dict]) -> None:
@@ -60,7 +48,11 @@ def test_malformed_records_become_data_quality_items(first_run: tuple[RunningSta
     planted = {item.reference: item.invalid_field for item in generate(SEED, COUNT).incidents if not item.incident}
     planted["OCC/26/990001"] = "people[0].date_of_birth"
     with stack.ctx.db.session() as session:
-        items = {item.reference: item.reasons for item in open_data_quality_items(session)}
+        items = {
+            item.reference: item.reasons
+            for item in open_data_quality_items(session)
+            if item.source_system == "records_system"
+        }
     assert sorted(planted) == sorted(items)
     for reference, field in planted.items():
         assert items[reference][0].startswith(f"{field}:"), (reference, items[reference])
@@ -116,7 +108,9 @@ def test_logs_hold_no_personal_data_or_credentials(first_run: tuple[RunningStack
     secrets = {value for value in secrets if isinstance(value, str) and len(value) > 2}
     text = "\n".join(path.read_text(encoding="utf-8") for path in stack.ctx.settings.log_dir.iterdir())
     assert "incident ingested" in text
-    leaked = sorted(value for value in secrets if re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text))
+    folded = text.casefold()
+    candidates = [value for value in secrets if value.casefold() in folded]  # cheap test first, then the exact one
+    leaked = sorted(value for value in candidates if re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text))
     assert [] == leaked
 
 
@@ -133,5 +127,5 @@ def test_faults_do_not_change_the_result(tmp_path: Path) -> None:
     truth = {item.reference: item.incident for item in generate(SEED + 1, COUNT).incidents if item.incident}
     assert truth == stored
     assert COUNT == run["found"]
-    assert 0 == failed
+    assert [] == failed
     assert stats["errors_injected"] > 0 and stats["session_expiries"] > 0, stats

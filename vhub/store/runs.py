@@ -135,8 +135,10 @@ def record_invalid(
     version: datetime,
     reasons: list[str],
     raw: dict[str, Any],
+    actor: str = "ingest",
 ) -> bool:
-    """Keep a record that failed validation for a person to look at. False if it was already kept."""
+    """Keep a record a person must look at (it failed validation, or triage could not decide something).
+    False if it was already kept."""
     exists = session.scalar(
         select(DataQualityItemRow.id).where(
             DataQualityItemRow.source_system == system,
@@ -162,7 +164,7 @@ def record_invalid(
         return False
     record_event(
         session,
-        actor="ingest",
+        actor=actor,
         action="data_quality.raised",
         entity_type="data_quality_item",
         entity_id=str(row.id),

@@ -185,6 +185,7 @@ class RunRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="scanning")
     changed_since: Mapped[datetime | None]
     found: Mapped[int | None] = mapped_column(Integer)
+    triage_queued_at: Mapped[datetime | None]  # set when the run's versions were handed to triage
 
 
 class ScanItemRow(Base):
@@ -241,3 +242,79 @@ class AuditEventRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(120))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class TriageResultRow(Base):
+    """What triage decided for one incident version (one row per version: re-running adds nothing)."""
+
+    __tablename__ = "triage_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    reference: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[datetime]
+    risk: Mapped[str] = mapped_column(String(10), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(10))
+    policing_area: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[dict[str, Any]]  # the whole TriageResult, as JSON
+    triaged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DraftRow(Base):
+    """A drafted action awaiting (or past) a person's review. ``row_version`` guards concurrent edits."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_drafts_status_deadline", "status", "deadline"),
+        Index("ix_drafts_lineage", "workflow", "source_ref", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    workflow: Mapped[str] = mapped_column(String(20))
+    source_ref: Mapped[str] = mapped_column(String(40))  # incident reference or ISR request id
+    source_version: Mapped[datetime | None]  # incident last_modified (None for ISR responses)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    isr_request_id: Mapped[int | None] = mapped_column(ForeignKey("isr_requests.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(80))
+    subject_key: Mapped[str | None] = mapped_column(String(200), index=True)  # person key (MARAC victims)
+    title: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[dict[str, Any]]
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    authority: Mapped[str | None] = mapped_column(String(40), index=True)
+    policy: Mapped[str | None] = mapped_column(String(20))
+    risk: Mapped[str | None] = mapped_column(String(10))
+    priority: Mapped[str] = mapped_column(String(10))
+    deadline: Mapped[datetime | None]
+    reasons: Mapped[list[Any]]
+    payload: Mapped[dict[str, Any]]
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_review")
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    attention_reason: Mapped[str | None] = mapped_column(String(300))
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("drafts.id"))
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IsrRequestRow(Base):
+    """An Information Sharing Request read from the partner portal."""
+
+    __tablename__ = "isr_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(20), unique=True)
+    requester: Mapped[str] = mapped_column(String(120))
+    requester_authority: Mapped[str | None] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(120))
+    lawful_basis: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]
+    due_date: Mapped[date]
+    request: Mapped[dict[str, Any]]  # the whole IsrRequest, as JSON
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new, looked_up
+    findings: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    looked_up_at: Mapped[datetime | None]

@@ -81,6 +81,7 @@ class TriageResult(_Frozen):
     reasons: tuple[str, ...]  # why this risk, in plain English, most serious first
     flags: tuple[str, ...]  # hidden_high_risk, missing_cra, repeat_child, child_under_1, out_of_area, ...
     missing_cras: tuple[str, ...]  # nominal refs of linked children without a child risk assessment
+    repeat_children: tuple[str, ...] = ()  # nominal refs of children with 3+ incidents in 12 months
     policing_area: str | None
     actions: tuple[Action, ...]
     problems: tuple[Problem, ...]

@@ -1,0 +1,127 @@
+"""From scan to drafts on real components: triage finds what the generator planted; drafts are idempotent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+from sqlalchemy import func, select
+
+from fixtures.records_system import generate
+from tasks.triage import triage_run
+from tests.integration.conftest import COUNT, SEED, RunningStack
+from vhub.reports import build_backlog, write_backlog
+from vhub.store.tables import AuditEventRow, DraftRow, IncidentRow, TriageResultRow, utcnow
+from vhub.triage import TriageResult, load_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+
+def latest_results(stack: RunningStack) -> list[TriageResult]:
+    with stack.ctx.db.session() as session:
+        rows = session.scalars(
+            select(TriageResultRow)
+            .join(IncidentRow, TriageResultRow.incident_id == IncidentRow.id)
+            .where(IncidentRow.is_latest.is_(True))
+        ).all()
+        return [TriageResult.model_validate(row.result) for row in rows]
+
+
+def counts(stack: RunningStack) -> tuple[int, int, int]:
+    with stack.ctx.db.session() as session:
+        return (
+            session.scalar(select(func.count(TriageResultRow.id))),
+            session.scalar(select(func.count(DraftRow.id))),
+            session.scalar(select(func.count(AuditEventRow.id))),
+        )
+
+
+def test_triage_finds_exactly_what_the_generator_planted(synthetic_run: tuple[RunningStack, dict]) -> None:
+    """Hidden high risk, missing child risk assessments and repeat children equal the ground truth."""
+    stack, _ = synthetic_run
+    planted = generate(SEED, COUNT).planted
+    results = latest_results(stack)
+    assert sorted(planted.hidden_high_risk) == sorted(r.reference for r in results if "hidden_high_risk" in r.flags)
+    assert sorted((m["reference"], m["nominal_ref"]) for m in planted.missing_cra) == sorted(
+        (r.reference, ref) for r in results for ref in r.missing_cras
+    )
+    flagged = {ref for r in results for ref in r.repeat_children}
+    assert planted.repeat_children, "the generator plants repeat children in 100 incidents"
+    for child in planted.repeat_children:
+        assert flagged & set(child["nominal_refs"]), child
+    assert flagged <= {ref for child in planted.repeat_children for ref in child["nominal_refs"]}
+
+
+def test_every_action_is_drafted_once_and_a_rerun_adds_nothing(synthetic_run: tuple[RunningStack, dict]) -> None:
+    """Each action of each latest triage has one draft awaiting review; triaging the run again creates nothing."""
+    stack, run = synthetic_run
+    expected = Counter((r.reference, a.workflow.value, a.subject) for r in latest_results(stack) for a in r.actions)
+    with stack.ctx.db.session() as session:
+        drafts = session.scalars(select(DraftRow).where(DraftRow.status == "awaiting_review")).all()
+        actual = Counter((d.source_ref, d.workflow, d.subject) for d in drafts if d.workflow != "isr_response")
+        assert all(d.text.strip() and d.deadline and d.title for d in drafts)
+    assert expected == actual
+    assert {"referral", "encompass", "marac"} <= {workflow for _, workflow, _ in actual}
+
+    before = counts(stack)
+    stack.ctx.jobs.enqueue("triage", triage_run, run["run_id"])
+    stack.wait_quiet()
+    assert before == counts(stack)
+
+
+def test_a_newer_version_supersedes_waiting_drafts_and_flags_approved_ones(
+    synthetic_run: tuple[RunningStack, dict],
+) -> None:
+    """After the incident changes: drafts awaiting review are superseded, an approved one is flagged for a look."""
+    stack, _ = synthetic_run
+    with stack.ctx.db.session() as session:
+        per_incident = Counter(d.source_ref for d in session.scalars(select(DraftRow)))
+        reference = next(ref for ref, n in sorted(per_incident.items()) if n >= 2)
+        first, second = session.scalars(
+            select(DraftRow).where(DraftRow.source_ref == reference).order_by(DraftRow.id)
+        ).all()[:2]
+        first.status = "approved"  # as the review app will record it
+        system_id = session.scalars(select(IncidentRow.system_id).where(IncidentRow.reference == reference)).first()
+        first_id, second_id = first.id, second.id
+    stack.admin("POST", f"incidents/{system_id}/touch")
+    stack.scan()
+    stack.wait_quiet()
+    with stack.ctx.db.session() as session:
+        approved, waiting = session.get(DraftRow, first_id), session.get(DraftRow, second_id)
+        newer = session.get(DraftRow, waiting.superseded_by) if waiting.superseded_by else None
+        actions = set(
+            session.scalars(
+                select(AuditEventRow.action).where(AuditEventRow.entity_id.in_([str(first_id), str(second_id)]))
+            )
+        )
+        assert ("approved", True) == (approved.status, approved.needs_attention)
+        assert "superseded" == waiting.status
+        assert newer is not None and "awaiting_review" == newer.status and newer.source_version > waiting.source_version
+    assert {"draft.flagged", "draft.superseded"} <= actions
+
+
+def test_backlog_report_opens_in_a_browser_with_charts(
+    synthetic_run: tuple[RunningStack, dict], page: Page, tmp_path: Path
+) -> None:
+    """The report's HTML shows its sections and SVG charts in Chromium; its CSVs match the report."""
+    stack, _ = synthetic_run
+    with stack.ctx.db.session() as session:
+        report = build_backlog(session, load_config(), utcnow())
+    paths = write_backlog(report, tmp_path)
+    page.goto(paths[0].as_uri())
+    assert "VHub backlog report" == page.locator("h1").inner_text()
+    assert page.locator("svg[role=img] rect").count() >= 4
+    for section in (
+        "crime-types",
+        "hidden-high-risk",
+        "missing-child-risk-assessments",
+        "repeat-children",
+        "oldest-waiting",
+    ):
+        assert page.locator(f"section#{section} h2").is_visible()
+    page.screenshot(path=str(tmp_path / "backlog.png"), full_page=True)
+    planted = generate(SEED, COUNT).planted
+    assert len(planted.repeat_children) == len(report.repeat_children)
+    assert len(planted.hidden_high_risk) + 1 == len(paths[3].read_text(encoding="utf-8").splitlines())

@@ -1,0 +1,156 @@
+"""Triage policy from config/: risk weights and thresholds, the authorities, the school directory."""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from datetime import date, time
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vhub.errors import ConfigurationError
+from vhub.models import describe_validation_error
+from vhub.settings import PROJECT_ROOT
+
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RiskPolicy(_Config):
+    red_from: int
+    amber_from: int
+    green_from: int
+    dash_high_risk_yes: int = Field(ge=1, le=27)
+    weights: dict[str, int]
+    high_harm: dict[str, str]
+    incident_types: dict[str, int]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskPolicy:
+        if not self.red_from > self.amber_from > self.green_from > 0:
+            raise ValueError("thresholds must fall: red_from > amber_from > green_from > 0")
+        return self
+
+
+class RepeatPolicy(_Config):
+    window_days: int = Field(gt=0)
+    incidents: int = Field(ge=2)
+
+
+class WorkflowPolicy(_Config):
+    encompass_min_age: int
+    encompass_max_age: int
+    marac_min_victim_age: int
+    marac_repeat_incidents: int
+    marac_repeat_window_days: int
+
+
+class DeadlinePolicy(_Config):
+    working_day_start: time
+    working_day_end: time
+    referral_red_working_hours: float = Field(gt=0)
+    referral_amber_working_hours: float = Field(gt=0)
+    referral_green_hours: float = Field(gt=0)
+    marac_working_hours: float = Field(gt=0)
+
+
+class PriorityPolicy(_Config):
+    raise_within_hours: float = Field(ge=0)
+
+
+class TriagePolicy(_Config):
+    risk: RiskPolicy
+    repeat: RepeatPolicy
+    workflows: WorkflowPolicy
+    deadlines: DeadlinePolicy
+    priority: PriorityPolicy
+
+
+class Authority(_Config):
+    key: str
+    name: str
+    childrens_services: str
+    education_team: str
+    marac: str
+    policing_area: str
+    postcode_districts: tuple[str, ...]
+    encompass_form: Literal["full", "minimised"]
+    school_day_start: time
+    closures: tuple[tuple[date, date], ...]
+
+
+class School(_Config):
+    urn: str
+    name: str
+    phase: str
+    authority: str
+    postcode_district: str
+
+
+class TriageConfig(_Config):
+    policy: TriagePolicy
+    authorities: dict[str, Authority]
+    schools: dict[str, School]  # by normalised name
+
+    def authority_for_postcode(self, postcode: str | None) -> Authority | None:
+        if not postcode:
+            return None
+        district = postcode.split(" ")[0].upper()
+        for authority in self.authorities.values():
+            if district in authority.postcode_districts:
+                return authority
+        return None
+
+    def school_named(self, name: str | None) -> School | None:
+        return self.schools.get(normalise_school(name)) if name else None
+
+
+def normalise_school(name: str | None) -> str:
+    return " ".join((name or "").casefold().replace("’", "'").split())
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"{path} cannot be read: {error}") from None
+
+
+def _invalid(path: Path, error: ValidationError) -> ConfigurationError:
+    return ConfigurationError(f"{path} is not valid: " + "; ".join(describe_validation_error(error)))
+
+
+@cache
+def load_config(directory: Path = CONFIG_DIR) -> TriageConfig:
+    """Read config/triage.toml, config/authorities.toml and config/schools.csv (cached per folder)."""
+    triage_path, authorities_path, schools_path = (
+        directory / "triage.toml",
+        directory / "authorities.toml",
+        directory / "schools.csv",
+    )
+    try:
+        policy = TriagePolicy.model_validate(_read_toml(triage_path))
+    except ValidationError as error:
+        raise _invalid(triage_path, error) from None
+    try:
+        raw = _read_toml(authorities_path).get("authorities", {})
+        authorities = {key: Authority.model_validate({"key": key, **value}) for key, value in raw.items()}
+    except ValidationError as error:
+        raise _invalid(authorities_path, error) from None
+    try:
+        with schools_path.open(encoding="utf-8", newline="") as handle:
+            schools = {normalise_school(row["name"]): School.model_validate(row) for row in csv.DictReader(handle)}
+    except OSError as error:
+        raise ConfigurationError(f"{schools_path} cannot be read: {error}") from None
+    except (ValidationError, KeyError) as error:
+        raise ConfigurationError(f"{schools_path} has a row that is not valid: {error}") from None
+    unknown = sorted({school.authority for school in schools.values()} - set(authorities))
+    if unknown:
+        raise ConfigurationError(f"{schools_path} names authorities not in {authorities_path}: {', '.join(unknown)}")
+    return TriageConfig(policy=policy, authorities=authorities, schools=schools)

@@ -20,7 +20,7 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from bots.locators import PageLocators, extract, load
 from vhub.browser import launch_options
-from vhub.runtime import Child, free_port, wait_for_http
+from vhub.runtime import Child, wait_for_http, wait_for_ports_file
 from vhub.settings import Settings
 
 
@@ -58,18 +58,31 @@ def _sign_in(page: Page, base_url: str, settings: Settings) -> None:
 
 
 def bench_read(settings: Settings, *, pages: int = 40, rounds: int = 3, out: TextIO = sys.stdout) -> list[Result]:
-    port = free_port()
+    ports_file = settings.run_dir / "bench-fixtures.json"
+    ports_file.unlink(missing_ok=True)
     server = Child(
-        "bench-records",
-        [sys.executable, "-m", "vhub", "fixtures", "serve", "--port", str(port), "--incidents", str(pages)],
+        "bench-fixtures",
+        [
+            sys.executable,
+            "-m",
+            "vhub",
+            "fixtures",
+            "serve",
+            "--port-base",
+            "0",
+            "--ports-file",
+            str(ports_file),
+            "--incidents",
+            str(pages),
+        ],
         env={"PATH": "/usr/bin:/bin", "VHUB_DATA_DIR": str(settings.data_path)},
-        log_path=settings.log_dir / "bench-records.out",
+        log_path=settings.log_dir / "bench-fixtures.out",
     )
     server.start()
-    base_url = f"http://127.0.0.1:{port}"
     incident = load("records_system")["incident"]
     timings: dict[str, list[float]] = {}
     try:
+        base_url = wait_for_ports_file(ports_file, server)["records_system"]
         wait_for_http(f"{base_url}/_admin/health", server)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(**launch_options(settings))

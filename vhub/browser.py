@@ -45,17 +45,45 @@ def _safe(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", label)[:80]
 
 
+class _Driver:
+    """The process's one Playwright and one Chromium: Playwright's sync API allows one per thread, so
+    every system's session shares them, each with a context of its own."""
+
+    def __init__(self) -> None:
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    def browser(self, settings: Settings) -> Browser:
+        if self._browser is None or not self._browser.is_connected():
+            if self._playwright is None:
+                self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(**launch_options(settings))
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None:
+            try:
+                self._browser.close()
+            except Exception:  # noqa: BLE001 - the browser may have died with its process
+                log.debug("browser already closed")
+            self._browser = None
+        if self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+
+_driver = _Driver()
+
+
 class BrowserSession:
-    """One Chromium and one context for a system, reused across items and renewed every N."""
+    """One context for a system in the process's Chromium, reused across items and renewed every N."""
 
     def __init__(self, settings: Settings, system: str, browser: Browser | None = None) -> None:
-        """``browser``: use this already launched browser (tests share pytest-playwright's) and never
-        close it; without one, the session launches and owns its own."""
+        """``browser``: use this already launched browser (tests share pytest-playwright's); without one,
+        the process's shared Chromium is used (launched on first use)."""
         self.settings = settings
         self.system = system
-        self._playwright: Playwright | None = None
-        self._browser: Browser | None = browser
-        self._owns_browser = browser is None
+        self._given_browser = browser
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self.items_in_context = 0
@@ -76,14 +104,9 @@ class BrowserSession:
         return self._context is None or self.items_in_context == 0
 
     def _open_context(self) -> None:
-        if self._browser is None or not self._browser.is_connected():
-            if not self._owns_browser:
-                raise RuntimeError("the browser this session was given has closed")
-            if self._playwright is None:
-                self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(**launch_options(self.settings))
+        browser = self._given_browser or _driver.browser(self.settings)
         self._close_context()
-        self._context = self._browser.new_context(locale="en-GB", timezone_id=self.settings.timezone)
+        self._context = browser.new_context(locale="en-GB", timezone_id=self.settings.timezone)
         self._context.set_default_timeout(self.settings.browser_timeout_s * 1000)
         snapshots = self.settings.browser_trace_snapshots
         self._context.tracing.start(screenshots=snapshots, snapshots=snapshots)
@@ -145,16 +168,8 @@ class BrowserSession:
         return folder
 
     def close(self) -> None:
+        """Close this session's context (the shared browser stays for the process's other sessions)."""
         self._close_context()
-        if self._browser is not None and self._owns_browser:
-            try:
-                self._browser.close()
-            except Exception:  # noqa: BLE001 - the browser may have died with its process
-                log.debug("browser already closed", system=self.system)
-        self._browser = None
-        if self._playwright is not None:
-            self._playwright.stop()
-            self._playwright = None
 
 
 _sessions: dict[str, BrowserSession] = {}
@@ -168,6 +183,8 @@ def session_for(settings: Settings, system: str) -> BrowserSession:
 
 
 def close_all() -> None:
+    """Close every session and the process's browser (a worker calls this when it stops)."""
     while _sessions:
         _, session = _sessions.popitem()
         session.close()
+    _driver.close()

@@ -43,6 +43,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     with stack:
         print(f"Redis:          {stack.redis_url}")
         print(f"Records system: {stack.records_url}")
+        print(f"ISR portal:     {stack.isr_url}")
         print(f"Workers:        {stack.worker_count}" + ("" if args.no_scheduler else " (and the scheduler)"))
         print(f"Data folder:    {settings.data_path}")
         print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
@@ -88,10 +89,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tasks.ingest import start_scan
+    from tasks.isr import start_isr_scan
 
     ctx = _running_context()
     logs.configure(ctx.settings, process="cli", console=False)
     ctx.db.migrate()
+    if args.what == "isr":
+        start_isr_scan()
+        print("Queued a read of new information sharing requests. `vhub status` follows it.")
+        return 0
     run_id = start_scan(kind="manual")
     print(f"Queued a scan of the records system (run {run_id}). `vhub status` follows it.")
     return 0
@@ -111,16 +117,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_fixtures_serve(args: argparse.Namespace) -> int:
-    from fixtures.records_system.generator import generate, load_extra
-    from fixtures.records_system.server import create_app, serve
+    from fixtures.host import SYSTEMS, build_apps, serve_all
 
     settings = _settings()
-    truth = generate(args.seed, args.incidents)
-    if args.extra:
-        truth.add_extra(load_extra(args.extra))
-    system = settings.records_system
-    app = create_app(truth, settings.fixture_faults, system.username, system.password.get_secret_value())
-    serve(app, args.host, args.port, on_ready=lambda line: print(line, flush=True))
+    apps = build_apps(settings, seed=args.seed, incidents=args.incidents, extra=args.extra)
+    ports = {name: (args.port_base + offset if args.port_base else 0) for offset, name in enumerate(SYSTEMS)}
+    serve_all(
+        apps, host=args.host, ports=ports, ports_file=args.ports_file, on_ready=lambda line: print(line, flush=True)
+    )
     return 0
 
 
@@ -209,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     run = sub.add_parser("run", help="queue a run now")
-    run.add_argument("what", choices=["scan"], help="scan: read changed incidents from the records system")
+    run.add_argument(
+        "what",
+        choices=["scan", "isr"],
+        help="scan: read changed incidents from the records system; isr: read new information sharing "
+        "requests from the partner portal",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="the whole flow on the embedded stack with synthetic data")
@@ -222,9 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     fixtures = sub.add_parser("fixtures", help="the simulated external systems")
     fixtures_sub = fixtures.add_subparsers(dest="action", required=True)
-    serve = fixtures_sub.add_parser("serve", help="serve the simulated records system")
+    serve = fixtures_sub.add_parser("serve", help="serve every simulated system (records system, ISR portal)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8701)
+    serve.add_argument(
+        "--port-base",
+        type=int,
+        default=8701,
+        help="records system on this port, the ISR portal on the next; 0 = any free ports",
+    )
+    serve.add_argument("--ports-file", type=Path, default=None, help="write the systems' URLs here as JSON")
     serve.add_argument("--seed", type=int, default=2026)
     serve.add_argument("--incidents", type=int, default=300)
     serve.add_argument("--extra", type=Path, default=None, help="JSON file of extra incidents to plant")

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
 from fixtures.records_system.generator import generate
 from tasks.ingest import SYSTEM, start_scan
+from tasks.isr import start_isr_scan
 from vhub import context, logs
 from vhub.runtime import Stack, exit_on_sigterm
 from vhub.settings import Settings
@@ -86,19 +87,14 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
     stack = Stack(settings, workers=options.workers, seed=options.seed, incidents=options.incidents)
     exit_on_sigterm()
     with stack:
-        ctx = context.configure(
-            settings.model_copy(
-                update={
-                    "redis_url": stack.redis_url,
-                    "records_system": settings.records_system.model_copy(update={"url": stack.records_url}),
-                }
-            )
-        )
+        ctx = context.configure(stack.resolved())
         ctx.db.migrate()
         out.write(
-            f"Started redis-server, the records system at {stack.records_url} and {stack.worker_count} workers.\n"
+            f"Started redis-server, the records system at {stack.records_url}, the ISR portal at {stack.isr_url} "
+            f"and {stack.worker_count} workers.\n"
         )
         run_id = start_scan(kind="demo")
+        start_isr_scan()
         summary = _follow(ctx, run_id, options, Progress(out))
         summary["duration_s"] = round(time.monotonic() - started, 1)
         summary["ground_truth"] = {"incidents": len(truth.incidents), "invalid": expected_invalid}
@@ -212,11 +208,7 @@ def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any], comp
 
 
 def _work_in_flight(ctx: context.AppContext) -> bool:
-    for queue in ctx.jobs.queues():
-        registries = (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry)
-        if queue.count or any(registry(queue=queue).count for registry in registries):
-            return True
-    return False
+    return ctx.jobs.in_flight() > 0
 
 
 def render_summary(summary: dict[str, Any]) -> str:

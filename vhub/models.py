@@ -92,10 +92,15 @@ def _blank_to_none(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
 def parse_uk_date(value: Any) -> Any:
-    """``31/01/2015`` -> date. Raises without echoing the value (it may be a date of birth)."""
+    """``31/01/2015`` -> date (and ISO ``2015-01-31``, as stored). Raises without echoing the value (it may
+    be a date of birth)."""
     value = _blank_to_none(value)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _ISO_DATE_RE.match(value):
         return value
     match = _UK_DATE_RE.match(value)
     if not match:
@@ -108,9 +113,9 @@ def parse_uk_date(value: Any) -> Any:
 
 
 def parse_uk_datetime(value: Any) -> Any:
-    """``31/01/2026 22:05 GMT`` (UK local time) -> UTC-aware datetime."""
+    """``31/01/2026 22:05 GMT`` (UK local time) -> UTC-aware datetime (ISO with an offset passes, as stored)."""
     value = _blank_to_none(value)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or _ISO_DATETIME_RE.match(value):
         return value
     match = _UK_DATETIME_RE.match(value)
     if not match:

@@ -15,6 +15,8 @@ from typing import Any
 from redis import Redis
 from rq import Queue, RateLimit, Retry
 from rq.job import Dependency, Job
+from rq.rate_limit import RateLimitRegistry
+from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from vhub.errors import ConfigurationError
 from vhub.settings import PROJECT_ROOT
@@ -141,6 +143,19 @@ class Jobs:
             description=description,
             depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
         )
+
+    def in_flight(self) -> int:
+        """Jobs not yet ended: queued, running, scheduled (retry back-off), waiting on other jobs, or held
+        back by a rate limit."""
+        total = 0
+        for queue in self.queues():
+            total += queue.count
+            total += sum(
+                registry(queue=queue).count
+                for registry in (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry)
+            )
+        total += sum(len(limit.get_rate_limited_job_ids()) for limit in RateLimitRegistry.all(self.connection))
+        return total
 
 
 def connect(url: str) -> Redis:

@@ -37,6 +37,8 @@ SENSITIVE_KEYS = frozenset(
 REDACTED = "[redacted]"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # pydantic repeats the offending value in its error text: whatever it was, it goes.
+    (re.compile(r"input_value=.*?, input_type="), "input_value=[redacted], input_type="),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
     (re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"), "[postcode]"),
     (re.compile(r"(?<![\w/])(?:\+44\s?|0)\d(?:[\s-]?\d){8,9}\b"), "[phone]"),

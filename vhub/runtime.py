@@ -161,6 +161,7 @@ class Stack:
         self.children: list[Child] = []
         self.redis_url = settings.redis_url
         self.records_url = settings.records_system.url
+        self.isr_url = settings.isr_portal.url
         self.state_path = settings.run_dir / STATE_FILE
 
     # ----------------------------------------------------------------- lifecycle
@@ -170,7 +171,7 @@ class Stack:
         try:
             if not self.redis_url:
                 self._start_redis()
-            if not self.records_url:
+            if not self.records_url or not self.isr_url:
                 self._start_fixtures()
             self._write_state()
             for number in range(1, self.worker_count + 1):
@@ -193,11 +194,22 @@ class Stack:
             raise
         return self
 
+    def resolved(self) -> Settings:
+        """The settings with this stack's Redis and simulated systems filled in."""
+        return self.settings.model_copy(
+            update={
+                "redis_url": self.redis_url,
+                "records_system": self.settings.records_system.model_copy(update={"url": self.records_url}),
+                "isr_portal": self.settings.isr_portal.model_copy(update={"url": self.isr_url}),
+            }
+        )
+
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["VHUB_DATA_DIR"] = str(self.settings.data_path)
         env["VHUB_REDIS_URL"] = self.redis_url
         env["VHUB_RECORDS_SYSTEM__URL"] = self.records_url
+        env["VHUB_ISR_PORTAL__URL"] = self.isr_url
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -248,15 +260,18 @@ class Stack:
         raise ConfigurationError(f"redis-server did not answer within 20 s. Its log says:\n{child.tail()}")
 
     def _start_fixtures(self) -> None:
-        port = free_port()
+        ports_file = self.settings.run_dir / "fixtures.json"
+        ports_file.unlink(missing_ok=True)
         argv = [
             sys.executable,
             "-m",
             "vhub",
             "fixtures",
             "serve",
-            "--port",
-            str(port),
+            "--port-base",
+            "0",
+            "--ports-file",
+            str(ports_file),
             "--seed",
             str(self.seed),
             "--incidents",
@@ -265,8 +280,10 @@ class Stack:
         if self.extra:
             argv += ["--extra", str(self.extra)]
         child = self._start_child("fixtures", argv)
-        self.records_url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{self.records_url}/_admin/health", child)
+        urls = wait_for_ports_file(ports_file, child)
+        self.records_url, self.isr_url = urls["records_system"], urls["isr_portal"]
+        for url in urls.values():
+            wait_for_http(f"{url}/_admin/health", child)
 
     def stop(self, timeout: float = 20.0) -> None:
         """Workers first (they finish or abandon their job), then the simulated systems, then Redis."""
@@ -303,6 +320,7 @@ class Stack:
             "owner_cmdline": _cmdline(os.getpid()),
             "redis_url": self.redis_url,
             "records_url": self.records_url,
+            "isr_url": self.isr_url,
             "children": [{"name": c.name, "pid": c.pid, "cmdline": " ".join(c.argv)} for c in self.children],
         }
         self.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
@@ -358,6 +376,17 @@ def wait_for_http(url: str, child: Child | None = None, timeout: float = 30.0) -
     raise ConfigurationError(f"{url} did not answer within {timeout:.0f} s.")
 
 
+def wait_for_ports_file(path: Path, child: Child, timeout: float = 30.0) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.running():
+            raise ConfigurationError(f"{child.name} stopped at start-up. Its log says:\n{child.tail()}")
+        if path.exists():
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        time.sleep(0.05)
+    raise ConfigurationError(f"{child.name} did not start within {timeout:.0f} s. Its log says:\n{child.tail()}")
+
+
 def read_state(settings: Settings) -> dict[str, Any] | None:
     path = settings.run_dir / STATE_FILE
     try:
@@ -376,4 +405,6 @@ def resolve(settings: Settings) -> Settings:
         updates["redis_url"] = state["redis_url"]
     if not settings.records_system.url and state.get("records_url"):
         updates["records_system"] = settings.records_system.model_copy(update={"url": state["records_url"]})
+    if not settings.isr_portal.url and state.get("isr_url"):
+        updates["isr_portal"] = settings.isr_portal.model_copy(update={"url": state["isr_url"]})
     return settings.model_copy(update=updates) if updates else settings

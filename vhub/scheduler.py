@@ -12,6 +12,7 @@ import time
 from rq.cron import CronScheduler
 
 from tasks.ingest import start_scan
+from tasks.isr import start_isr_scan
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
 from vhub.queues import Jobs, QueuePolicy, connect
@@ -20,7 +21,7 @@ from vhub.settings import Settings
 log = get_logger(__name__)
 
 # Job kinds that may be scheduled, and the function that starts one run of each.
-SCHEDULABLE = {"scan": start_scan}
+SCHEDULABLE = {"scan": start_scan, "isr_scan": start_isr_scan}
 
 
 def build_scheduler(settings: Settings) -> CronScheduler:

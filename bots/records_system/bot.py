@@ -1,4 +1,4 @@
-"""The records bot: signs in, lists incidents changed since a moment, reads one incident.
+"""The records bot: signs in, lists incidents changed since a moment, finds a person's incidents, reads one.
 
 One bot per job, over the worker's long-lived browser session for this system: a signed-in context
 is reused from job to job and renewed every N items. Every step is retried on time-outs, server
@@ -7,17 +7,17 @@ errors and expired sessions (signing in again first); a step that still fails le
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from bots.locators import load
-from bots.records_system.pages import IncidentPage, SearchPage, SignInPage
+from bots.records_system.pages import IncidentPage, PersonSearchPage, ResultsPage, SearchPage, SignInPage
 from bots.records_system.parse import parse_incident, personal_values
 from bots.web import retry_step
 from vhub import redaction
 from vhub.browser import BrowserSession, session_for
-from vhub.errors import ConfigurationError, SystemUnavailable
+from vhub.errors import BusinessError, ConfigurationError, SystemUnavailable
 from vhub.logs import get_logger
 from vhub.models import parse_uk_datetime
 from vhub.settings import Settings
@@ -105,6 +105,48 @@ class RecordsBot:
         except (KeyError, ValueError, IndexError):
             raise SystemUnavailable("The records system listed a row the bot could not read; retrying.") from None
         return ListedVersion(system_id=system_id, reference=row["reference"], last_modified=last_modified)
+
+    # ------------------------------------------------------------------ finding a person
+    def search_person(self, forename: str, surname: str, date_of_birth: date | None) -> list[ListedVersion]:
+        """Every incident version in which the person is a linked nominal, by the records system's nominal
+        search (normalised name, and date of birth when known), all pages, each incident once."""
+        if not surname.strip():
+            raise BusinessError("A person search needs a surname; the request names none.", code="missing_surname")
+        dob = date_of_birth.strftime("%d/%m/%Y") if date_of_birth else ""
+        redaction.remember([forename, surname, f"{forename} {surname}", dob])
+        listed: dict[tuple[str, datetime], ListedVersion] = {}
+        with self.session.item("person-search") as page:
+            search = PersonSearchPage(page, self.base_url, self.locators["person_search"])
+
+            def first() -> Any:
+                search.search(forename, surname, dob)
+                return search.read()
+
+            pages = self._every_page(search, self._step(first), listed)
+        log.info("person searched", system=SYSTEM, with_dob=bool(dob), pages=pages, found=len(listed))
+        return sorted(listed.values(), key=lambda item: (item.reference, item.last_modified))
+
+    def _every_page(
+        self, search: PersonSearchPage, results: ResultsPage, listed: dict[tuple[str, datetime], ListedVersion]
+    ) -> int:
+        """Follow the pager from ``results`` to the last page, adding each row to ``listed``; returns pages read."""
+        pages = 0
+        while True:
+            pages += 1
+            if results.errors:
+                raise ConfigurationError(f"The records system refused the search: {results.errors}")
+            for row in results.rows:
+                version = self._listed(row)
+                listed[(version.reference, version.last_modified)] = version
+            if not results.next_url:
+                return pages
+            next_url = results.next_url
+
+            def following(url: str = next_url) -> Any:
+                search.open_url(url)
+                return search.read()
+
+            results = self._step(following)
 
     # ------------------------------------------------------------------ reading
     def read_incident(self, system_id: int) -> dict[str, Any]:

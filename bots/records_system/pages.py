@@ -116,3 +116,21 @@ class IncidentPage(_RecordsPage):
 
     def read(self) -> dict[str, Any]:
         return extract(self.page, self.locators)
+
+
+class PersonSearchPage(_RecordsPage):
+    """The nominal search: every incident in which a person (name, and date of birth if given) is linked."""
+
+    def search(self, forename: str, surname: str, date_of_birth: str) -> None:
+        self.open_url(self.url)
+        _fill(self.page, self.locators, "surname", surname)
+        _fill(self.page, self.locators, "forename", forename)
+        _fill(self.page, self.locators, "date_of_birth", date_of_birth)
+        _submit(self.page, self.locators, "submit")
+        if self.on_sign_in_page():
+            raise SessionExpired(f"The {SYSTEM} ended the session; signing in again.")
+
+    def read(self) -> ResultsPage:
+        data = extract(self.page, self.locators)
+        values = data["values"]
+        return ResultsPage(rows=data["groups"]["results"], next_url=values["next_page"], errors=values["errors"])

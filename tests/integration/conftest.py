@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from tasks.ingest import start_scan
 from tests.factories import raw_incident
@@ -43,11 +42,7 @@ class RunningStack:
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline and quiet < 2:
-            busy = any(
-                queue.count or any(registry(queue=queue).count for registry in _REGISTRIES)
-                for queue in self.ctx.jobs.queues()
-            )
-            quiet = 0 if busy else quiet + 1
+            quiet = 0 if self.ctx.jobs.in_flight() else quiet + 1
             time.sleep(0.3)
         if quiet < 2:
             pytest.fail(f"jobs still running after {timeout:.0f} s")
@@ -65,9 +60,6 @@ class RunningStack:
         pytest.fail(f"run {run_id} did not complete in {timeout:.0f} s: {progress}")
 
 
-_REGISTRIES = (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry)
-
-
 @contextmanager
 def running_stack(
     tmp_path: Path, *, incidents: int, seed: int, env: dict[str, str] | None = None, extra: Path | None = None
@@ -78,13 +70,7 @@ def running_stack(
             patch.setenv(name, value)
         stack = Stack(settings, workers=2, seed=seed, incidents=incidents, extra=extra)
         with stack:
-            resolved = settings.model_copy(
-                update={
-                    "redis_url": stack.redis_url,
-                    "records_system": settings.records_system.model_copy(update={"url": stack.records_url}),
-                }
-            )
-            ctx = context.configure(resolved)
+            ctx = context.configure(stack.resolved())
             ctx.db.migrate()
             yield RunningStack(stack, ctx)
             ctx.db.dispose()

@@ -113,3 +113,9 @@ def test_age_is_worked_out_from_date_of_birth_or_recorded_age() -> None:
     incident = validate_incident(raw_incident())
     assert 9 == incident.people[2].age_on(date(2026, 3, 13))
     assert 38 == incident.people[1].age_on(date(2026, 3, 13))
+
+
+def test_a_stored_incident_validates_again_from_its_json() -> None:
+    """The JSON form (ISO dates) of a model validates back to the same model."""
+    incident = validate_incident(raw_incident())
+    assert incident == validate_incident(incident.model_dump(mode="json"))

@@ -91,3 +91,10 @@ def test_log_file_and_standard_logging_are_redacted(tmp_path: pytest.TempPathFac
             logging.getLogger().removeHandler(handler)
             handler.close()
         structlog.reset_defaults()
+
+
+def test_values_quoted_by_validation_errors_are_removed(captured: LogCapture) -> None:
+    """A pydantic error quotes the bad input; that quote is dropped whatever it holds."""
+    structlog.get_logger().info("surname\n  Value error [type=value_error, input_value='Quartermaine', input_type=str]")
+    assert "Quartermaine" not in captured.entries[0]["event"]
+    assert "input_value=[redacted], input_type=str" in captured.entries[0]["event"]

@@ -20,7 +20,7 @@ from vhub.settings import ExternalSystem, Settings
 
 pytestmark = pytest.mark.integration
 
-NO_FIXTURES = ExternalSystem(url="http://127.0.0.1:9")  # a URL set: the stack starts no simulated system
+NO_FIXTURES = ExternalSystem(url="http://127.0.0.1:9")  # URLs set: the stack starts no simulated system
 
 
 def wait_until(condition, timeout: float = 20.0) -> bool:  # noqa: ANN001
@@ -34,7 +34,7 @@ def wait_until(condition, timeout: float = 20.0) -> bool:  # noqa: ANN001
 
 @pytest.fixture
 def stack_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", records_system=NO_FIXTURES)
+    return Settings(data_dir=tmp_path / "var", records_system=NO_FIXTURES, isr_portal=NO_FIXTURES)
 
 
 def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Settings) -> None:
@@ -51,7 +51,12 @@ def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Setti
 
 def test_sigterm_to_vhub_up_stops_every_child(stack_settings: Settings) -> None:
     """`vhub up` given SIGTERM stops Redis and the workers it started: no orphans."""
-    env = {**os.environ, "VHUB_DATA_DIR": str(stack_settings.data_path), "VHUB_RECORDS_SYSTEM__URL": NO_FIXTURES.url}
+    env = {
+        **os.environ,
+        "VHUB_DATA_DIR": str(stack_settings.data_path),
+        "VHUB_RECORDS_SYSTEM__URL": NO_FIXTURES.url,
+        "VHUB_ISR_PORTAL__URL": NO_FIXTURES.url,
+    }
     argv = [sys.executable, "-m", "vhub", "up", "--workers", "1"]
     with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as up:
         try:

@@ -1,0 +1,170 @@
+"""Information Sharing Requests: read new ones from the partner portal, look each subject up, draft the response.
+
+The lookup searches the records system for each named subject (records not yet read are read and stored
+on the way, then triaged like any other), then answers from the store: per subject the incidents found,
+described without identifying anyone else, or "no trace".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bots.isr_portal import IsrPortalBot
+from bots.records_system import RecordsBot
+from tasks.triage import queue_triage
+from vhub import logs
+from vhub.context import current
+from vhub.drafting import draft_isr_response, load_drafting_config, summarise_for_subject
+from vhub.errors import BusinessError, InvalidRecord
+from vhub.isr import IsrRequest, SubjectFinding
+from vhub.models import LONDON, validate_incident
+from vhub.store.drafts import dedupe_key, save_draft
+from vhub.store.incidents import has_version, save_incident
+from vhub.store.isr import incidents_of, known_request_ids, request_row, save_request
+from vhub.store.runs import record_invalid
+from vhub.store.tables import DraftRow, utcnow
+from vhub.triage import load_config
+from vhub.triage.model import Recipient, RecipientKind
+
+SYSTEM = "isr_portal"
+log = logs.get_logger(__name__)
+
+
+def start_isr_scan() -> str:
+    """The scheduler's entry point: queue a read of the portal's open requests."""
+    job = current().jobs.enqueue("isr_scan", isr_scan, description="read new information sharing requests")
+    return job.id
+
+
+def isr_scan() -> dict[str, Any]:
+    """Read every open request not yet kept, keep it, and queue its lookup."""
+    ctx = current()
+    logs.bind(system=SYSTEM, step="isr scan")
+    bot = IsrPortalBot(ctx.settings)
+    with ctx.db.session() as session:
+        known = known_request_ids(session)
+    new = [request_id for request_id in bot.list_open_requests() if request_id not in known]
+    for request_id in new:
+        try:
+            request = bot.read_request(request_id)
+        except InvalidRecord as error:
+            with ctx.db.session() as session:
+                record_invalid(
+                    session,
+                    system=SYSTEM,
+                    system_id=int(request_id.rsplit("-", 1)[-1]),
+                    reference=request_id,
+                    version=utcnow().replace(microsecond=0),
+                    reasons=error.reasons,
+                    raw={"request_id": request_id},
+                    actor="isr_intake",
+                )
+            continue
+        with ctx.db.session() as session:
+            save_request(session, request)
+        ctx.jobs.enqueue("isr_lookup", isr_lookup, request_id, description=f"look up {request_id}")
+    log.info("information sharing requests read", new=len(new))
+    return {"new": len(new)}
+
+
+def _read_into_store(records: RecordsBot, system_id: int, reference: str) -> str:
+    """Read one incident found by a person search and store it (the same checks as an ingest)."""
+    ctx = current()
+    try:
+        raw = records.read_incident(system_id)
+        incident = validate_incident(raw)
+    except (InvalidRecord, BusinessError) as error:
+        reasons = error.reasons if isinstance(error, InvalidRecord) else [error.message]
+        with ctx.db.session() as session:
+            record_invalid(
+                session,
+                system="records_system",
+                system_id=system_id,
+                reference=reference,
+                version=utcnow().replace(microsecond=0),
+                reasons=reasons,
+                raw={},
+                actor="isr_lookup",
+            )
+        return "invalid"
+    with ctx.db.session() as session:
+        outcome = save_incident(session, incident, source_system="records_system", actor="isr_lookup")
+    if outcome == "new":
+        queue_triage(incident.reference, incident.last_modified)
+    return outcome
+
+
+def isr_lookup(request_id: str) -> dict[str, Any]:
+    """Search the records system for each named subject, then draft the response from the store."""
+    ctx = current()
+    logs.bind(system=SYSTEM, step="isr lookup", reference=request_id)
+    with ctx.db.session() as session:
+        row = request_row(session, request_id)
+        if row is None:
+            raise BusinessError(f"Request {request_id} is not in the store; read it from the portal first.")
+        request = IsrRequest.model_validate(row.request)
+    records = RecordsBot(ctx.settings)
+    for subject in request.subjects:
+        for listed in records.search_person(subject.forename, subject.surname, subject.date_of_birth):
+            with ctx.db.session() as session:
+                stored = has_version(session, listed.reference, listed.last_modified)
+            if not stored:
+                _read_into_store(records, listed.system_id, listed.reference)
+    findings = []
+    with ctx.db.session() as session:
+        for subject in request.subjects:
+            incidents = incidents_of(session, subject)
+            findings.append(
+                SubjectFinding(
+                    subject_id=subject.subject_id,
+                    forename=subject.forename,
+                    surname=subject.surname,
+                    date_of_birth=subject.date_of_birth,
+                    incidents=tuple(summarise_for_subject(incident, nominal) for incident, nominal in incidents),
+                )
+            )
+        row = request_row(session, request_id)
+        assert row is not None
+        row.status = "looked_up"
+        row.looked_up_at = utcnow()
+        row.findings = [finding.model_dump(mode="json") for finding in findings]
+        content = draft_isr_response(request, findings, load_drafting_config())
+        policy = load_config().policy
+        deadline = datetime.combine(request.due_date, policy.deadlines.working_day_end, tzinfo=LONDON).astimezone(UTC)
+        soon = (deadline - utcnow()).total_seconds() <= policy.priority.raise_within_hours * 3600
+        unnamed = [s.subject_id for s in request.subjects if s.date_of_birth is None]
+        draft, created = save_draft(
+            session,
+            DraftRow(
+                dedupe_key=dedupe_key("isr_response", request_id, "request", None),
+                workflow="isr_response",
+                source_ref=request_id,
+                source_version=None,
+                isr_request_id=row.id,
+                subject="request",
+                title=content.title,
+                recipient=Recipient(
+                    kind=RecipientKind.isr_requester, authority=request.requester_authority, name=request.requester
+                ).model_dump(mode="json"),
+                recipient_name=request.requester,
+                authority=request.requester_authority,
+                risk=None,
+                priority="high" if soon else "default",
+                deadline=deadline,
+                reasons=[f"{request.purpose} ({request.lawful_basis}): due {request.due_date:%d/%m/%Y}"],
+                payload=content.payload,
+                text=content.text,
+                needs_attention=bool(unnamed),
+                attention_reason=(
+                    f"Subject(s) {', '.join(unnamed)} have no date of birth: the search matched by name alone. "
+                    "Confirm each person's identity before approving."
+                )
+                if unnamed
+                else None,
+            ),
+            actor="isr_lookup",
+        )
+    found = sum(len(finding.incidents) for finding in findings)
+    log.info("information sharing request drafted", draft_id=draft.id, created=created, incidents=found)
+    return {"request_id": request_id, "draft_id": draft.id, "incidents": found}

@@ -1,0 +1,47 @@
+"""Real simulated systems for the bots' tests: each started as its own process on a free port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from vhub.runtime import free_port, wait_for_http
+from vhub.settings import PROJECT_ROOT
+
+
+@contextmanager
+def serving(module: str, log: Path, *args: str) -> Iterator[str]:
+    """Run ``python -m MODULE --port P ARGS`` until the block ends; yields its base URL once it answers.
+
+    The child gets no VHUB_* settings from this process, so it starts with default faults."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("VHUB_")}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "--port", str(port), *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{url}/_admin/health", timeout=60)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def admin(url: str, method: str, path: str, payload: object = None) -> Any:
+    """Call a simulated system's /_admin endpoint and return its JSON."""
+    response = httpx.request(method, f"{url}/_admin/{path}", json=payload, timeout=10)
+    response.raise_for_status()
+    return response.json()

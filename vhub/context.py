@@ -39,5 +39,12 @@ def configure(settings: Settings) -> AppContext:
     return _current
 
 
+def use(context: AppContext) -> AppContext:
+    """Make an already built context the current one (a test switching between stacks)."""
+    global _current
+    _current = context
+    return context
+
+
 def current() -> AppContext:
     return _current if _current is not None else configure(Settings())

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tasks.ingest import start_scan
+from tasks.isr import start_isr_scan
 from tests.factories import raw_incident
 from vhub import context
 from vhub.context import AppContext
@@ -32,8 +33,9 @@ class RunningStack:
     def records_url(self) -> str:
         return self.stack.records_url
 
-    def admin(self, method: str, path: str, payload: Any = None) -> Any:
-        response = httpx.request(method, f"{self.records_url}/_admin/{path}", json=payload, timeout=10)
+    def admin(self, method: str, path: str, payload: Any = None, *, system: str = "records_system") -> Any:
+        base = self.stack.records_url if system == "records_system" else self.stack.isr_url
+        response = httpx.request(method, f"{base}/_admin/{path}", json=payload, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -47,8 +49,14 @@ class RunningStack:
         if quiet < 2:
             pytest.fail(f"jobs still running after {timeout:.0f} s")
 
+    def activate(self) -> RunningStack:
+        """Make this stack's context the one task functions use (another stack may have replaced it)."""
+        context.use(self.ctx)
+        return self
+
     def scan(self, timeout: float = 240.0) -> dict[str, Any]:
         """Queue a scan and wait until its run is complete (every found version handled)."""
+        self.activate()
         run_id = start_scan(kind="test")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -104,10 +112,13 @@ PLANTED_MALFORMED = {
 
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, dict[str, Any]]]:
-    """100 generated incidents plus one planted malformed record, scanned, ingested, triaged and drafted."""
+    """100 generated incidents plus one planted malformed record, scanned, ingested, triaged and drafted; the
+    ISR portal's open requests read, looked up and answered in drafts."""
     tmp = tmp_path_factory.mktemp("synthetic")
     extra = write_extra(tmp / "extra.json", [PLANTED_MALFORMED])
     with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra) as stack:
+        stack.activate()
+        start_isr_scan()
         run = stack.scan()
         stack.wait_quiet()
         yield stack, run

@@ -60,6 +60,7 @@ def test_an_incident_gone_since_the_scan_is_kept_for_review(stack: RunningStack)
 def test_selector_drift_fails_once_with_evidence(stack: RunningStack) -> None:
     """A changed page layout fails the scan at once (no retries), keeping a screenshot, the page and a trace."""
     stack.admin("POST", "faults", {"layout": "variant"})
+    stack.activate()
     start_scan(kind="test")
     scan_queue = stack.ctx.jobs.queue("scan")
     failed = FailedJobRegistry(queue=scan_queue)

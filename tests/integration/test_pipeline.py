@@ -71,17 +71,49 @@ def test_every_action_is_drafted_once_and_a_rerun_adds_nothing(synthetic_run: tu
     assert before == counts(stack)
 
 
+def test_isr_responses_disclose_exactly_the_subjects_incidents(synthetic_run: tuple[RunningStack, dict]) -> None:
+    """Each open request has one response draft; per named subject it lists exactly the incidents the records
+    hold for them (or no trace), and no third party is named."""
+    stack, _ = synthetic_run
+    truth = stack.admin("GET", "truth", system="isr_portal")
+    expected = {
+        (item["request_id"], subject["subject_id"]): subject["references"]
+        for item in truth["requests"]
+        if item["valid"] and item["status"] == "Open"
+        for subject in item["subjects"]
+    }
+    with stack.ctx.db.session() as session:
+        drafts = session.scalars(select(DraftRow).where(DraftRow.workflow == "isr_response")).all()
+        payloads = {draft.source_ref: draft.payload for draft in drafts}
+        texts = {draft.source_ref: draft.text for draft in drafts}
+    actual = {
+        (request_id, finding["subject_id"]): sorted(incident["reference"] for incident in finding["incidents"])
+        for request_id, payload in payloads.items()
+        for finding in payload["findings"]
+    }
+    assert expected == actual
+    assert any(expected.values()) and any(not refs for refs in expected.values())
+    records = {item.reference: item.incident for item in generate(SEED, COUNT).incidents if item.incident}
+    for (request_id, subject_id), references in expected.items():
+        named = {(s["forename"], s["surname"]) for s in payloads[request_id]["findings"]}
+        for reference in references:
+            for person in records[reference].people:
+                if (person.forename, person.surname) not in named:
+                    assert f"{person.forename} {person.surname}" not in texts[request_id], (request_id, subject_id)
+
+
 def test_a_newer_version_supersedes_waiting_drafts_and_flags_approved_ones(
     synthetic_run: tuple[RunningStack, dict],
 ) -> None:
     """After the incident changes: drafts awaiting review are superseded, an approved one is flagged for a look."""
     stack, _ = synthetic_run
     with stack.ctx.db.session() as session:
-        per_incident = Counter(d.source_ref for d in session.scalars(select(DraftRow)))
+        waiting_drafts = session.scalars(
+            select(DraftRow).where(DraftRow.status == "awaiting_review", DraftRow.incident_id.is_not(None))
+        ).all()
+        per_incident = Counter(d.source_ref for d in waiting_drafts)
         reference = next(ref for ref, n in sorted(per_incident.items()) if n >= 2)
-        first, second = session.scalars(
-            select(DraftRow).where(DraftRow.source_ref == reference).order_by(DraftRow.id)
-        ).all()[:2]
+        first, second = sorted((d for d in waiting_drafts if d.source_ref == reference), key=lambda d: d.id)[:2]
         first.status = "approved"  # as the review app will record it
         system_id = session.scalars(select(IncidentRow.system_id).where(IncidentRow.reference == reference)).first()
         first_id, second_id = first.id, second.id

@@ -1,0 +1,205 @@
+"""What every bot for a signed-in web system shares: page plumbing, signing in, retried steps.
+
+A system's page objects subclass ``PortalPage``; its bot subclasses ``SignedInBot`` and names its
+system. Filling and clicking check first that the locator matches exactly one element (drift fails
+at once); Playwright's errors become vhub's; a bounce to the sign-in page is SessionExpired, and the
+next attempt signs in again (sign-in has its own retries: it takes three requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urljoin, urlparse
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from bots.locators import PageLocators, extract, load, require
+from bots.web import check_response, navigate, retry_step
+from vhub.browser import BrowserSession, session_for
+from vhub.errors import BusinessError, ConfigurationError, SessionExpired, SystemUnavailable
+from vhub.logs import get_logger
+from vhub.settings import ExternalSystem, Settings
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+
+class PortalPage:
+    """A page of a system: its locators, its URL, and navigation that knows about expired sessions."""
+
+    sign_in_path = "/login"
+
+    def __init__(self, page: Page, base_url: str, locators: PageLocators, system_name: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.locators = locators
+        self.system_name = system_name
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}{self.locators.path}"
+
+    def on_sign_in_page(self) -> bool:
+        return urlparse(self.page.url).path == self.sign_in_path
+
+    def open_url(self, url: str) -> None:
+        """Open a page of this system; SessionExpired if the system sent the bot to sign in instead."""
+        response = navigate(self.page, urljoin(self.base_url + "/", url), system=self.system_name)
+        if response.status == 404:
+            raise BusinessError(
+                f"The {self.system_name} has no such page any more ({urlparse(url).path}).", code="not_found"
+            )
+        if response.status == 403:
+            raise SessionExpired(f"The {self.system_name} refused the request (403); signing in again.")
+        if self.on_sign_in_page():
+            raise SessionExpired(f"The {self.system_name} ended the session; signing in again.")
+
+    def fill(self, name: str, value: str) -> None:
+        selector = require(self.page, self.locators, name)
+        try:
+            self.page.fill(selector, value)
+        except PlaywrightError as error:
+            raise SystemUnavailable(f"The {self.system_name} page did not take input ({_first_line(error)}).") from None
+
+    def submit(self, name: str) -> None:
+        """Click a submit button and wait for the page it leads to; 5xx and time-outs are SystemUnavailable,
+        a bounce to the sign-in page SessionExpired."""
+        self._click_and_wait(name)
+        if self.on_sign_in_page():
+            raise SessionExpired(f"The {self.system_name} ended the session; signing in again.")
+
+    def _click_and_wait(self, name: str) -> None:
+        selector = require(self.page, self.locators, name)
+        try:
+            with self.page.expect_navigation(wait_until="domcontentloaded") as navigation:
+                self.page.click(selector)
+            check_response(navigation.value, system=self.system_name)
+        except PlaywrightTimeoutError:
+            raise SystemUnavailable(f"The {self.system_name} did not answer in time.") from None
+        except PlaywrightError as error:
+            raise SystemUnavailable(f"The {self.system_name} could not be reached ({_first_line(error)}).") from None
+
+    def read(self) -> dict[str, Any]:
+        """Every locator and group of the page, in one round trip."""
+        return extract(self.page, self.locators)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a paged list: its rows, the link to the next page (None on the last), any error shown."""
+
+    rows: list[dict[str, Any]]
+    next_url: str | None
+    errors: str | None
+
+
+class ListingPage(PortalPage):
+    """A paged list whose rows are the locator group ``group``, with ``next_page`` and ``errors`` locators."""
+
+    group: ClassVar[str] = "results"
+
+    def read_listing(self) -> Listing:
+        data = self.read()
+        values = data["values"]
+        return Listing(rows=data["groups"][self.group], next_url=values["next_page"], errors=values["errors"])
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+
+
+class SignInPage(PortalPage):
+    def sign_in(self, username: str, password: str, *, settings_name: str) -> None:
+        navigate(self.page, self.url, system=self.system_name)
+        self.fill("username", username)
+        self.fill("password", password)
+        self._click_and_wait("submit")
+        if self.on_sign_in_page():
+            if extract(self.page, self.locators, only=["error"])["values"]["error"]:
+                raise ConfigurationError(
+                    f"The {self.system_name} refused the bot's username or password. Check "
+                    f"VHUB_{settings_name.upper()}__USERNAME and VHUB_{settings_name.upper()}__PASSWORD."
+                )
+            raise SessionExpired(f"The {self.system_name} did not accept the sign-in form; trying again.")
+
+
+class SignedInBot:
+    """Base of the bots: one browser session per system per worker, signed in once, steps retried."""
+
+    system: ClassVar[str]  # settings field, selectors file and evidence folder: "records_system"
+    system_name: ClassVar[str]  # for people: "records system"
+
+    def __init__(self, settings: Settings, session: BrowserSession | None = None) -> None:
+        self.settings = settings
+        self.base_url = self.external.url.rstrip("/")
+        if not self.base_url:
+            raise ConfigurationError(
+                f"VHUB_{self.system.upper()}__URL is not set and no embedded {self.system_name} is running."
+            )
+        self.session = session or session_for(settings, self.system)
+        self.locators = load(self.system)
+
+    @property
+    def external(self) -> ExternalSystem:
+        value = getattr(self.settings, self.system)
+        assert isinstance(value, ExternalSystem)
+        return value
+
+    def page_object(self, kind: type[PortalPage], name: str) -> Any:
+        """A page object of this system on the session's page, with the named page's locators."""
+        return kind(self.session.page, self.base_url, self.locators[name], self.system_name)
+
+    def _ensure_signed_in(self) -> None:
+        if self.session.state.get("signed_in"):
+            return
+        credentials = self.external
+        sign_in: SignInPage = self.page_object(SignInPage, "sign_in")
+        retry_step(
+            lambda: sign_in.sign_in(
+                credentials.username, credentials.password.get_secret_value(), settings_name=self.system
+            )
+        )
+        self.session.state["signed_in"] = True
+        log.info("signed in", system=self.system)
+
+    def step(self, action: Callable[[], T]) -> T:
+        """Run one page step signed in; on failure the session is assumed lost, so the retry signs in again."""
+
+        def attempt() -> T:
+            self._ensure_signed_in()
+            try:
+                return action()
+            except Exception:
+                self.session.state["signed_in"] = False
+                raise
+
+        return retry_step(attempt)
+
+    def every_row(self, listing: ListingPage, open_first: Callable[[], None]) -> tuple[list[dict[str, Any]], int]:
+        """Open the first page of a list, then follow its pager to the end; returns every row and the pages read."""
+
+        def first() -> Listing:
+            open_first()
+            return listing.read_listing()
+
+        page = self.step(first)
+        rows: list[dict[str, Any]] = []
+        pages = 0
+        while True:
+            pages += 1
+            if page.errors:
+                raise ConfigurationError(f"The {self.system_name} refused the request: {page.errors}")
+            rows += page.rows
+            if not page.next_url:
+                return rows, pages
+            url = page.next_url
+
+            def following(url: str = url) -> Listing:
+                listing.open_url(url)
+                return listing.read_listing()
+
+            page = self.step(following)

@@ -202,3 +202,18 @@ def test_child_under_one_and_reasons_are_ordered_by_weight() -> None:
 def test_red_risk_is_high_priority_and_blue_is_low() -> None:
     """Priority follows risk (and a near deadline raises it)."""
     assert "high" == run(incident(yes=14)).priority.value
+
+
+def test_a_child_with_only_an_age_is_matched_by_name_and_address() -> None:
+    """Without a date of birth, the same name at the same address is the same child; elsewhere it is not."""
+    case = incident(child={"date_of_birth": None, "age_years": 9})
+    history = sightings(case, "N100003", "child", 2, 100)
+    assert "repeat_child" in run(case, history).flags
+    moved = incident(
+        child={
+            "date_of_birth": None,
+            "age_years": 9,
+            "address": {"line1": "3 Mill Lane", "town": "Worcester", "postcode": "WR2 4AA"},
+        }
+    )
+    assert "repeat_child" not in run(moved, history).flags

@@ -60,7 +60,7 @@ def draft_action(reference: str, version: str, workflow: str, subject: str) -> s
                 risk=result.risk.value,
                 priority=result.priority.value,
                 deadline=action.deadline,
-                reasons=list(result.reasons[:1]) + list(action.reasons),
+                reasons=list(result.reasons[:4]) + list(action.reasons),  # the level, its top indicators, the action
                 payload=content.payload,
                 text=content.text,
             ),

@@ -23,11 +23,14 @@ from fixtures.records_system.generator import generate
 from tasks.ingest import SYSTEM, start_scan
 from tasks.isr import start_isr_scan
 from vhub import context, logs
+from vhub.models import LONDON
+from vhub.reports import build_backlog, write_backlog
 from vhub.runtime import Stack, exit_on_sigterm
 from vhub.settings import Settings
 from vhub.store.incidents import count_incidents
 from vhub.store.runs import run_progress
-from vhub.store.tables import DataQualityItemRow, DraftRow, TriageResultRow
+from vhub.store.tables import DataQualityItemRow, DraftRow, TriageResultRow, utcnow
+from vhub.triage import load_config
 
 log = logs.get_logger(__name__)
 
@@ -103,6 +106,9 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             and summary["incidents_stored"] == len(truth.incidents) - expected_invalid
             and summary["incidents_invalid"] == expected_invalid
         )
+        with ctx.db.session() as session:
+            report = build_backlog(session, load_config(), utcnow())
+        summary["backlog_report"] = str(write_backlog(report, settings.data_path / "reports")[0])
         out.write(render_summary(summary))
         if options.summary_json:
             options.summary_json.parent.mkdir(parents=True, exist_ok=True)
@@ -189,9 +195,29 @@ def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any], comp
                 .group_by(DraftRow.workflow)
             ).all()
         )
+        urgent = session.scalars(
+            select(DraftRow)
+            .where(DraftRow.status == "awaiting_review")
+            .order_by(DraftRow.deadline, DraftRow.id)
+            .limit(5)
+        ).all()
         return {
             "run_id": run_id,
             "complete": complete,
+            "most_urgent_drafts": [
+                {
+                    "draft": draft.id,
+                    "type": draft.workflow,
+                    "source": draft.source_ref,
+                    "to": draft.recipient_name,
+                    "risk": draft.risk,
+                    "deadline": draft.deadline.astimezone(LONDON).strftime("%d/%m/%Y %H:%M")
+                    if draft.deadline
+                    else None,
+                    "why": [*draft.reasons[1:2], draft.reasons[-1]] if len(draft.reasons) > 2 else draft.reasons,
+                }
+                for draft in urgent
+            ],
             "incidents_in_source": state.get("found") or 0,
             "incidents_stored": count_incidents(session),
             "incidents_invalid": len(ingest_items),
@@ -225,11 +251,18 @@ def render_summary(summary: dict[str, Any]) -> str:
         "  Drafts awaiting review:            "
         + (", ".join(f"{kind} {count}" for kind, count in sorted(summary["drafts_by_type"].items())) or "none"),
         f"  Data-quality items for a person:   {summary['data_quality_items']}",
+        "  Most urgent drafts (by deadline):",
+        *(
+            f"    #{d['draft']} {d['type']} for {d['source']} to {d['to']}, "
+            f"risk {d['risk'] or '-'}, due {d['deadline']}\n      {'; '.join(d['why'])}"
+            for d in summary["most_urgent_drafts"]
+        ),
         f"  Failed jobs:                       {summary['failed_jobs']}",
         f"  Duration:                          {summary['duration_s']} s",
         f"  Ground truth: {truth['incidents']} incidents, {truth['invalid']} planted invalid -> "
         + ("counts match" if summary["matches_ground_truth"] else "COUNTS DIFFER: see `vhub status` and the log"),
     ]
+    lines.append(f"  Backlog report:                    {summary['backlog_report']}")
     if not summary["complete"]:
         lines.append("  The run did not complete: `vhub failed list` shows why; `vhub failed replay --all` retries.")
     return "\n".join(lines) + "\n"

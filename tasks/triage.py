@@ -14,10 +14,11 @@ from sqlalchemy import select
 from tasks.draft import draft_action
 from vhub import logs
 from vhub.context import current
+from vhub.corrections import apply_to_incident
 from vhub.models import Role
-from vhub.store.drafts import incident_row, load_triage, marac_referrals, save_triage
+from vhub.store.drafts import drop_triage, incident_row, load_triage, marac_referrals, save_triage
 from vhub.store.incidents import to_model
-from vhub.store.runs import record_invalid
+from vhub.store.runs import record_invalid, triage_corrections
 from vhub.store.tables import IncidentRow, RunRow, ScanItemRow, TriageResultRow, utcnow
 from vhub.triage import load_config, load_history, person_key, triage
 
@@ -50,8 +51,11 @@ def triage_run(run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "queued": len(rows)}
 
 
-def triage_incident(reference: str, version: str) -> dict[str, Any]:
-    """Triage one stored incident version and queue its drafts (only for the latest version)."""
+def triage_incident(reference: str, version: str, replace: bool = False) -> dict[str, Any]:
+    """Triage one stored incident version and queue its drafts (only for the latest version).
+
+    ``replace``: triage again although it was triaged (a person corrected what triage could not decide);
+    the earlier result is kept in the audit trail."""
     ctx = current()
     moment = datetime.fromisoformat(version)
     logs.bind(step="triage", reference=reference)
@@ -63,13 +67,16 @@ def triage_incident(reference: str, version: str) -> dict[str, Any]:
             return {"reference": reference, "outcome": "missing"}
         latest = row.is_latest
         result = load_triage(session, row.id)
+        if result is not None and replace:
+            drop_triage(session, row.id, actor="triage")
+            result = None
         if result is None:
-            incident = to_model(row)
+            incident = apply_to_incident(to_model(row), triage_corrections(session, row.system_id, moment))
             victims = [person_key(p, incident) for p in incident.people if p.role is Role.victim]
             history = load_history(session, incident, marac_referrals(session, victims, exclude_reference=reference))
             result = triage(incident, history, config, now=utcnow())
             save_triage(session, row.id, result)
-            if result.problems:
+            if result.problems and not replace:
                 record_invalid(
                     session,
                     system="triage",

@@ -38,12 +38,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings.ensure_dirs()
     logs.configure(settings, process="up")
     context.configure(settings).db.migrate()
-    stack = Stack(settings, workers=args.workers, scheduler=not args.no_scheduler)
+    stack = Stack(settings, workers=args.workers, scheduler=not args.no_scheduler, review=True)
     exit_on_sigterm()
     with stack:
         print(f"Redis:          {stack.redis_url}")
         print(f"Records system: {stack.records_url}")
         print(f"ISR portal:     {stack.isr_url}")
+        print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
         print(f"Workers:        {stack.worker_count}" + ("" if args.no_scheduler else " (and the scheduler)"))
         print(f"Data folder:    {settings.data_path}")
         print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
@@ -182,6 +183,52 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from vhub.review import create_app
+    from vhub.runtime import resolve
+
+    settings = resolve(_settings())
+    logs.configure(settings, process="review")
+    ctx = context.configure(settings)
+    ctx.db.migrate()
+    port = settings.review_port if args.port is None else args.port
+    host = args.host or settings.review_host
+    config = uvicorn.Config(
+        create_app(settings, ctx), host=host, port=port, access_log=False, log_config=None, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    print(f"review app on http://{host}:{port}", flush=True)
+    server.run()
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from vhub.review.accounts import add_user, disable_user
+
+    settings = _settings()
+    ctx = context.configure(settings)
+    ctx.db.migrate()
+    with ctx.db.session() as session:
+        if args.action == "disable":
+            disable_user(session, args.name)
+            print(f"Account {args.name} is disabled; its sessions have ended.")
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"Password for {args.name} (12 characters or more): ")
+            if password != getpass.getpass("Again: "):
+                print("The two passwords differ; nothing was changed.", file=sys.stderr)
+                return 2
+        add_user(session, args.name, password, args.role, args.display_name)
+    print(f"Account {args.name} ({args.role}) added.")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from vhub.bench import bench_read
 
@@ -260,6 +307,25 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("job_ids", nargs="*")
     failed.add_argument("--all", action="store_true", help="replay every failed job")
     failed.set_defaults(func=cmd_failed)
+    review = sub.add_parser("review", help="the review app")
+    review_sub = review.add_subparsers(dest="action", required=True)
+    review_serve = review_sub.add_parser("serve", help="serve the review app (VHUB_REVIEW_HOST, VHUB_REVIEW_PORT)")
+    review_serve.add_argument("--host", default=None)
+    review_serve.add_argument("--port", type=int, default=None)
+    review_serve.set_defaults(func=cmd_review_serve)
+
+    users = sub.add_parser("users", help="accounts of the review app")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    users_add = users_sub.add_parser("add", help="add an account (the password is asked for)")
+    users_add.add_argument("name")
+    users_add.add_argument("--role", choices=["reviewer", "admin"], required=True)
+    users_add.add_argument("--display-name", default=None, help="the name others see (default: NAME)")
+    users_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users_add.set_defaults(func=cmd_users)
+    users_disable = users_sub.add_parser("disable", help="disable an account and end its sessions")
+    users_disable.add_argument("name")
+    users_disable.set_defaults(func=cmd_users)
+
     report = sub.add_parser("report", help="reports for the force")
     report.add_argument(
         "what",

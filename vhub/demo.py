@@ -25,6 +25,7 @@ from tasks.isr import start_isr_scan
 from vhub import context, logs
 from vhub.models import LONDON
 from vhub.reports import build_backlog, write_backlog
+from vhub.review.accounts import add_demo_accounts
 from vhub.runtime import Stack, exit_on_sigterm
 from vhub.settings import Settings
 from vhub.store.incidents import count_incidents
@@ -87,7 +88,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         f"Data folder: {demo_dir}\n"
     )
     started = time.monotonic()
-    stack = Stack(settings, workers=options.workers, seed=options.seed, incidents=options.incidents)
+    stack = Stack(settings, workers=options.workers, seed=options.seed, incidents=options.incidents, review=True)
     exit_on_sigterm()
     with stack:
         ctx = context.configure(stack.resolved())
@@ -115,8 +116,13 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             options.summary_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
             out.write(f"Summary written to {options.summary_json}\n")
         if not options.exit_after:
+            with ctx.db.session() as session:
+                accounts = add_demo_accounts(session)
+            out.write(f"\nThe review app is at {stack.review_url} — sign in with a demo account:\n")
+            for username, password, role in accounts:
+                out.write(f"  {username:<15} password {password}   ({role})\n")
             out.write(
-                "\nThe stack is still running: try `vhub status` in another terminal "
+                "\nThe stack is still running: try `vhub status` or `vhub report backlog` in another terminal "
                 f"(VHUB_DATA_DIR={demo_dir}). Press Ctrl-C to stop.\n"
             )
             out.flush()

@@ -111,7 +111,7 @@ class Jobs:
     def enqueue(
         self,
         kind: str,
-        func: Callable[..., Any],
+        func: Callable[..., Any] | str,
         *args: Any,
         queue: str | None = None,
         description: str | None = None,
@@ -133,7 +133,7 @@ class Jobs:
             else None
         )
         return self.queue(queue or policy.queue).enqueue_call(
-            func,
+            func,  # type: ignore[type-var]  # rq takes a function or its dotted path
             args=args,
             timeout=policy.timeout_s,
             result_ttl=self.policy.result_ttl_s,

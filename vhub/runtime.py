@@ -151,6 +151,7 @@ class Stack:
         incidents: int | None = None,
         extra: Path | None = None,
         scheduler: bool = False,
+        review: bool = False,
     ) -> None:
         self.settings = settings
         self.worker_count = settings.workers if workers is None else workers
@@ -158,6 +159,8 @@ class Stack:
         self.incidents = settings.fixtures_incidents if incidents is None else incidents
         self.extra = extra
         self.scheduler = scheduler
+        self.review = review
+        self.review_url = ""
         self.children: list[Child] = []
         self.redis_url = settings.redis_url
         self.records_url = settings.records_system.url
@@ -188,6 +191,8 @@ class Stack:
                 )
             if self.scheduler:
                 self._start_child("scheduler", [sys.executable, "-m", "vhub", "scheduler"])
+            if self.review:
+                self._start_review()
             self._write_state()
         except BaseException:
             self.stop()
@@ -285,10 +290,21 @@ class Stack:
         for url in urls.values():
             wait_for_http(f"{url}/_admin/health", child)
 
+    def _start_review(self) -> None:
+        port = self.settings.review_port or free_port()
+        if port_in_use(port):
+            raise ConfigurationError(
+                f"Port {port} (VHUB_REVIEW_PORT) is in use by another program. Stop it, or set VHUB_REVIEW_PORT "
+                "to another port (0 = any free port)."
+            )
+        child = self._start_child("review", [sys.executable, "-m", "vhub", "review", "serve", "--port", str(port)])
+        self.review_url = f"http://{self.settings.review_host}:{port}"
+        wait_for_http(f"{self.review_url}/healthz", child)
+
     def stop(self, timeout: float = 20.0) -> None:
         """Workers first (they finish or abandon their job), then the simulated systems, then Redis."""
         groups = [
-            [c for c in self.children if c.name.startswith(("worker", "scheduler"))],
+            [c for c in self.children if c.name.startswith(("worker", "scheduler", "review"))],
             [c for c in self.children if c.name == "fixtures"],
             [c for c in self.children if c.name == "redis"],
         ]
@@ -321,6 +337,7 @@ class Stack:
             "redis_url": self.redis_url,
             "records_url": self.records_url,
             "isr_url": self.isr_url,
+            "review_url": self.review_url,
             "children": [{"name": c.name, "pid": c.pid, "cmdline": " ".join(c.argv)} for c in self.children],
         }
         self.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     fixtures_incidents: int = Field(300, ge=0, description="incidents the simulated records system holds")
     fixture_faults: FixtureFaults = FixtureFaults()
 
+    review_host: str = Field("127.0.0.1", description="address the review app listens on")
+    review_port: int = Field(8800, ge=0, le=65535, description="port of the review app; 0 = any free port")
+    review_idle_minutes: float = Field(30, gt=0, description="a review session ends after this long unused")
+    review_claim_minutes: float = Field(5, gt=0, description="opening a draft claims it for this long")
+    review_lock_after_failures: int = Field(5, ge=1, description="failed sign-ins before an account pauses")
+    review_lock_minutes: float = Field(15, gt=0, description="how long an account pauses after those failures")
+    review_second_approver_for_red: bool = Field(True, description="red-risk drafts need two different approvers")
+    review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
+
     workers: int = Field(2, ge=1, description="rq workers `vhub up` starts")
     queue_config: Path = Field(PROJECT_ROOT / "queue" / "queues.toml", description="queue topology and job policy")
     timezone: str = "Europe/London"

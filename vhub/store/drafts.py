@@ -65,6 +65,22 @@ def save_triage(session: Session, incident_id: int, result: TriageResult) -> Lit
     return "new"
 
 
+def drop_triage(session: Session, incident_id: int, *, actor: str) -> None:
+    """Remove a version's triage so it can be decided again; the audit trail keeps what it was."""
+    row = session.scalar(select(TriageResultRow).where(TriageResultRow.incident_id == incident_id))
+    if row is not None:
+        record_event(
+            session,
+            actor=actor,
+            action="triage.replaced",
+            entity_type="incident",
+            entity_id=row.reference,
+            before=row.result,
+        )
+        session.delete(row)
+        session.flush()
+
+
 def load_triage(session: Session, incident_id: int) -> TriageResult | None:
     row = session.scalar(select(TriageResultRow).where(TriageResultRow.incident_id == incident_id))
     return TriageResult.model_validate(row.result) if row else None

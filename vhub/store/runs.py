@@ -181,3 +181,19 @@ def open_data_quality_items(session: Session) -> list[DataQualityItemRow]:
             .order_by(DataQualityItemRow.created_at)
         )
     )
+
+
+def triage_corrections(session: Session, system_id: int, version: datetime) -> dict[str, Any]:
+    """What people corrected for triage of one incident version (resolved triage data-quality items)."""
+    rows = session.scalars(
+        select(DataQualityItemRow).where(
+            DataQualityItemRow.source_system == "triage",
+            DataQualityItemRow.system_id == system_id,
+            DataQualityItemRow.version == version,
+            DataQualityItemRow.status == "resolved",
+        )
+    ).all()
+    corrections: dict[str, Any] = {}
+    for row in rows:
+        corrections.update((row.resolution or {}).get("corrections", {}))
+    return corrections

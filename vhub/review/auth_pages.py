@@ -1,0 +1,104 @@
+"""Signing in and out of the review app.
+
+The sign-in form carries a CSRF token bound to a cookie set before sign-in; a successful sign-in always
+starts a new session. A single-sign-on provider (OIDC) would replace ``sign_in`` only: it would call
+``start_session`` for the user its identity token names; roles and everything after stay as they are.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlparse
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from vhub.review.accounts import authenticate, end_session, start_session
+from vhub.review.web import SESSION_COOKIE, SIGN_IN_COOKIE, Web, page, tokens_match
+from vhub.store.tables import utcnow
+
+MESSAGES = {
+    "wrong": "That username and password do not match an account. Check them and try again.",
+    "paused": "Too many failed attempts: this account is paused for a few minutes. Wait, then try again, or ask "
+    "an administrator.",
+    "disabled": "This account is disabled. Ask an administrator if you still need access.",
+    "expired": "The sign-in form had expired. Please sign in again.",
+}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site may follow sign-in (never another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
+        return "/queue"
+    return target
+
+
+def _form(web: Web, request: Request, error: str | None = None, username: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(32)
+    request.state.sign_in_token = token
+    response = web.render(
+        request,
+        "review/login.html.j2",
+        status=status,
+        error=error,
+        username=username,
+        next=_safe_next(request.query_params.get("next")),
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE, token, httponly=True, samesite="strict", secure=web.settings.review_https, path="/login"
+    )
+    return response
+
+
+def routes(web: Web) -> list[Route]:
+    async def login_form(request: Request) -> Response:
+        return _form(web, request)
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        if not tokens_match(request.cookies.get(SIGN_IN_COOKIE), form.get("csrf_token")):
+            return _form(web, request, MESSAGES["expired"], status=403)
+        username = str(form.get("username") or "").strip()
+        password = str(form.get("password") or "")
+
+        def check() -> tuple[str, str | None]:
+            settings, now = web.settings, utcnow()
+            with web.ctx.db.session() as session:
+                outcome, user = authenticate(
+                    session,
+                    username,
+                    password,
+                    now=now,
+                    lock_after=settings.review_lock_after_failures,
+                    lock_minutes=settings.review_lock_minutes,
+                )
+                return outcome, start_session(session, user, now=now)[0] if user is not None else None
+
+        outcome, token = await run_in_threadpool(check)  # argon2 takes a moment: not on the event loop
+        if token is None:
+            return _form(
+                web,
+                request,
+                MESSAGES[outcome],
+                username=username,
+                status=401 if outcome == "wrong" else 429 if outcome == "paused" else 403,
+            )
+        response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
+        web.set_session_cookie(response, token)
+        response.delete_cookie(SIGN_IN_COOKIE, path="/login")
+        return response
+
+    def logout(web: Web, request: Request) -> Response:
+        with web.ctx.db.session() as session:
+            end_session(session, request.cookies.get(SESSION_COOKIE), now=utcnow())
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    return [
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", page(web, logout), methods=["POST"]),
+    ]

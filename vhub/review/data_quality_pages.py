@@ -1,0 +1,169 @@
+"""Data-quality items: records a person must look at. Correct the named fields, or resolve by hand.
+
+A record that failed validation is corrected field by field (the fields its reasons name); once it
+validates it is stored and triaged like any other. What triage could not decide (no school, an unknown
+postcode, no age) is corrected for triage only: the stored version stays as the records system has it,
+and triage runs again with the correction. Either way the item may instead be resolved with a note.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from tasks.triage import queue_triage, triage_incident
+from vhub.corrections import corrected, get_path, reason_paths
+from vhub.errors import InvalidRecord
+from vhub.models import validate_incident
+from vhub.review.web import Web, page
+from vhub.store.audit import record_event
+from vhub.store.incidents import save_incident, to_model
+from vhub.store.tables import DataQualityItemRow, IncidentRow, utcnow
+from vhub.triage.config import load_config
+
+# What a person can supply for each thing triage could not decide, and where it goes in the incident.
+TRIAGE_FIELDS = {
+    "no_school": ("school", "School (from the directory)"),
+    "unknown_school": ("school", "School (from the directory)"),
+    "age_unknown": ("date_of_birth", "Date of birth"),
+    "unknown_postcode": ("address.postcode", "Postcode"),
+}
+
+
+def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
+    """The fields the person can correct, with their current values."""
+    if item.source_system != "triage":
+        return [
+            {"path": path, "label": path, "value": get_path(item.raw, path) or "", "kind": "text"}
+            for path in reason_paths(item.reasons)
+        ]
+    with web.ctx.db.session() as session:
+        row = session.scalar(
+            select(IncidentRow).where(
+                IncidentRow.system_id == item.system_id, IncidentRow.last_modified == item.version
+            )
+        )
+        incident = to_model(row).model_dump(mode="json") if row else {}
+    fields = []
+    for problem in item.raw.get("problems", []):
+        nominal = problem["subject"].split(":")[-1]
+        index = next((i for i, p in enumerate(incident.get("people", [])) if p["nominal_ref"] == nominal), None)
+        if problem["code"] not in TRIAGE_FIELDS or index is None:
+            continue
+        name, label = TRIAGE_FIELDS[problem["code"]]
+        path = f"people[{index}].{name}"
+        fields.append(
+            {
+                "path": path,
+                "label": f"{label} for {nominal}",
+                "value": get_path(incident, path) or "",
+                "kind": "school" if name == "school" else "date" if name == "date_of_birth" else "text",
+                "message": problem["message"],
+            }
+        )
+    return fields
+
+
+def routes(web: Web) -> list[Route]:
+    def show(
+        web: Web, request: Request, problem: str | None = None, status: int = 200, typed: dict[str, str] | None = None
+    ) -> Response:
+        item_id = int(request.path_params["item_id"])
+        with web.ctx.db.session() as session:
+            item = session.get(DataQualityItemRow, item_id)
+            if item is None:
+                return web.message(request, 404, "Not found", f"There is no data-quality item #{item_id}.")
+            session.expunge(item)
+        fields = _fields(web, item)
+        for field in fields:
+            if typed and field["path"] in typed:
+                field["value"] = typed[field["path"]]
+        schools = sorted(school.name for school in load_config().schools.values())
+        return web.render(
+            request,
+            "review/data_quality.html.j2",
+            status=status,
+            item=item,
+            fields=fields,
+            schools=schools,
+            problem=problem,
+        )
+
+    def view(web: Web, request: Request) -> Response:
+        return show(web, request)
+
+    def resolve(web: Web, request: Request) -> Response:
+        item_id = int(request.path_params["item_id"])
+        form = request.state.form
+        user = request.state.signed.user
+        note = str(form.get("note") or "").strip()
+        with web.ctx.db.session() as session:
+            item = session.get(DataQualityItemRow, item_id)
+            if item is None or item.status != "open":
+                return web.message(
+                    request, 409, "Already resolved", f"Item #{item_id} is no longer open; nothing was changed."
+                )
+            session.expunge(item)
+        if form.get("action") == "dismiss":
+            if not note:
+                return show(web, request, "Say how it was resolved: the note is kept with the item.", 422)
+            _close(web, item, user.username, {"note": note})
+            return RedirectResponse("/queue?done=resolved", status_code=303)
+        typed = {f["path"]: str(form.get(f["path"]) or "").strip() for f in _fields(web, item)}
+        corrections: dict[str, str | None] = {path: value or None for path, value in typed.items()}
+        if item.source_system == "triage":
+            try:
+                with web.ctx.db.session() as session:
+                    row = session.scalars(
+                        select(IncidentRow).where(
+                            IncidentRow.system_id == item.system_id, IncidentRow.last_modified == item.version
+                        )
+                    ).one()
+                    validate_incident(corrected(to_model(row).model_dump(mode="json"), corrections))
+                    reference = row.reference
+            except InvalidRecord as error:
+                return show(web, request, "; ".join(error.reasons), 422, typed=form)
+            _close(web, item, user.username, {"corrections": corrections, "note": note or None})
+            web.ctx.jobs.enqueue(
+                "triage",
+                triage_incident,
+                reference,
+                item.version.isoformat(),
+                True,
+                description=f"triage {reference} again after a correction",
+            )
+            return RedirectResponse("/queue?done=corrected", status_code=303)
+        try:
+            incident = validate_incident(corrected(item.raw, corrections))
+        except InvalidRecord as error:
+            return show(web, request, "Still not valid: " + "; ".join(error.reasons), 422, typed=form)
+        with web.ctx.db.session() as session:
+            outcome = save_incident(session, incident, source_system=item.source_system, actor=user.username)
+        _close(web, item, user.username, {"corrections": corrections, "note": note or None})
+        if outcome == "new":
+            queue_triage(incident.reference, incident.last_modified)
+        return RedirectResponse("/queue?done=corrected", status_code=303)
+
+    return [
+        Route("/data-quality/{item_id:int}", page(web, view)),
+        Route("/data-quality/{item_id:int}/resolve", page(web, resolve), methods=["POST"]),
+    ]
+
+
+def _close(web: Web, item: DataQualityItemRow, username: str, resolution: dict[str, Any]) -> None:
+    with web.ctx.db.session() as session:
+        row = session.get_one(DataQualityItemRow, item.id)
+        row.status, row.resolved_at, row.resolved_by, row.resolution = "resolved", utcnow(), username, resolution
+        record_event(
+            session,
+            actor=username,
+            action="data_quality.resolved",
+            entity_type="data_quality_item",
+            entity_id=str(item.id),
+            before={"status": "open"},
+            after={"status": "resolved", **resolution},
+        )

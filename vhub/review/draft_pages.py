@@ -1,0 +1,222 @@
+"""The queue and the draft pages: open, edit, approve, reject or return a draft.
+
+Opening a draft claims it. The referral form is edited through ReferralForm itself: an invalid value
+comes back with its field's error and every other edit kept. Notices and responses are edited as text
+beside their structured fields. Every decision names the draft version it was made on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from vhub.drafting.referral_form import ReferralForm
+from vhub.errors import BusinessError
+from vhub.isr import IsrRequest
+from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits
+from vhub.review.forms import build_fields, parse_form
+from vhub.review.queue import STATUSES, TYPES, options, queue_page, time_left
+from vhub.review.web import Web, page
+from vhub.store.drafts import load_triage
+from vhub.store.incidents import to_model
+from vhub.store.tables import DecisionRow, DraftRow, IncidentRow, IsrRequestRow, UserRow, utcnow
+
+DONE = {
+    "approved": "Approved: the submission is queued.",
+    "awaiting_second_approval": "Approved once: red-risk drafts need a second reviewer, who will see it in the queue.",
+    "rejected": "Rejected: nothing will be sent.",
+    "returned": "Returned for a data fix.",
+    "saved": "Your changes are saved.",
+    "resolved": "The data-quality item is resolved.",
+    "corrected": "Corrected: triage runs again with the correction.",
+}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
+    """Everything the draft page shows beside the draft: the source's facts, triage, history."""
+    now = utcnow()
+    with web.ctx.db.session() as session:
+        row = session.get_one(DraftRow, draft.id)
+        incident = triage = request_info = None
+        if row.incident_id is not None:
+            incident_row = session.get_one(IncidentRow, row.incident_id)
+            incident = to_model(incident_row)
+            triage = load_triage(session, row.incident_id)
+        if row.isr_request_id is not None:
+            request_info = IsrRequest.model_validate(session.get_one(IsrRequestRow, row.isr_request_id).request)
+        names = dict(session.execute(select(UserRow.id, UserRow.display_name)).all())
+        decisions = [
+            {"decision": d.decision, "who": names.get(d.user_id, "?"), "at": d.at, "reason": d.reason}
+            for d in session.scalars(select(DecisionRow).where(DecisionRow.draft_id == row.id).order_by(DecisionRow.id))
+        ]
+    left, state = time_left(draft.deadline, now)
+    claimed = draft.claimed_by if draft.claimed_until and draft.claimed_until > now else None
+    return {
+        "draft": draft,
+        "incident": incident,
+        "triage": triage,
+        "request_info": request_info,
+        "decisions": decisions,
+        "time_left": left,
+        "state": state,
+        "claimed_by": names.get(claimed) if claimed else None,
+        "first_approver": names.get(draft.first_approver) if draft.first_approver else None,
+        "type_name": TYPES.get(draft.workflow, draft.workflow),
+        "status_name": STATUSES.get(draft.status, draft.status),
+    }
+
+
+def show_draft(
+    web: Web,
+    request: Request,
+    draft_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+    typed_text: str | None = None,
+    problem: str | None = None,
+    status: int = 200,
+) -> Response:
+    user = request.state.signed.user
+    with web.ctx.db.session() as session:
+        draft = session.get(DraftRow, draft_id)
+        if draft is None:
+            return web.message(request, 404, "Not found", f"There is no draft #{draft_id}. Go back to the queue.")
+        held_by = claim(session, draft, user, now=utcnow(), minutes=web.settings.review_claim_minutes)
+        session.flush()
+        session.expunge(draft)
+    values = _context(web, draft, request)
+    form_fields = None
+    if draft.workflow == "referral":
+        form_fields = build_fields(ReferralForm, typed if typed is not None else draft.payload, errors or {})
+    return web.render(
+        request,
+        "review/draft.html.j2",
+        status=status,
+        **values,
+        form_fields=form_fields,
+        text=typed_text if typed_text is not None else draft.text,
+        errors=errors or {},
+        problem=problem,
+        held_by=held_by,
+        done=DONE.get(request.query_params.get("done", "")),
+    )
+
+
+def routes(web: Web) -> list[Route]:
+    def queue(web: Web, request: Request) -> Response:
+        params = request.query_params
+        filters = {name: params.get(name, "") for name in ("type", "authority", "risk", "status", "overdue")}
+        with web.ctx.db.session() as session:
+            result = queue_page(session, filters, _int(params.get("page"), 1), utcnow())
+        done = params.get("done", "")
+        return web.render(
+            request,
+            "review/queue.html.j2",
+            queue=result,
+            options=options(),
+            done=DONE.get(done),
+            done_draft=_int(params.get("draft"), 0) or None,
+            query=lambda **changes: urlencode({**result.filters, **changes}),
+        )
+
+    def draft(web: Web, request: Request) -> Response:
+        return show_draft(web, request, _int(request.path_params["draft_id"], 0))
+
+    def decide(web: Web, request: Request) -> Response:
+        draft_id = _int(request.path_params["draft_id"], 0)
+        form = request.state.form
+        action = str(form.get("action") or "")
+        row_version = _int(form.get("row_version"), -1)
+        user = request.state.signed.user
+        now = utcnow()
+        with web.ctx.db.session() as session:
+            current = session.get(DraftRow, draft_id)
+            workflow = current.workflow if current else None
+        if workflow is None:
+            return web.message(request, 404, "Not found", f"There is no draft #{draft_id}. Go back to the queue.")
+        payload = text = None
+        if action in ("save", "approve"):
+            if workflow == "referral":
+                typed = parse_form(ReferralForm, [(k, str(v)) for k, v in form.multi_items()])
+                try:
+                    payload = ReferralForm.model_validate(typed).model_dump(mode="json")
+                except ValidationError as error:
+                    return show_draft(
+                        web,
+                        request,
+                        draft_id,
+                        errors=ReferralForm.describe_errors(error),
+                        typed=typed,
+                        problem="Some values need correcting (marked below); nothing was saved.",
+                        status=422,
+                    )
+            elif "text" in form:
+                text = str(form.get("text")).replace("\r\n", "\n")
+                if not text.strip():
+                    return show_draft(
+                        web,
+                        request,
+                        draft_id,
+                        typed_text=text,
+                        status=422,
+                        problem="The text is empty: write what the recipient should read.",
+                    )
+        outcome: str
+        try:
+            with web.ctx.db.session() as session:
+                if action in ("save", "approve"):
+                    edited = save_edits(session, draft_id, user, row_version, now=now, payload=payload, text=text)
+                    row_version = edited.row_version
+                if action == "approve":
+                    outcome = approve(
+                        session,
+                        draft_id,
+                        user,
+                        row_version,
+                        now=now,
+                        jobs=web.ctx.jobs,
+                        second_approver_for_red=web.settings.review_second_approver_for_red,
+                    )
+                elif action == "reject":
+                    reject(session, draft_id, user, row_version, str(form.get("reason") or ""), now=now)
+                    outcome = "rejected"
+                elif action == "return":
+                    return_for_fix(session, draft_id, user, row_version, str(form.get("reason") or ""), now=now)
+                    outcome = "returned"
+                elif action == "save":
+                    outcome = "saved"
+                else:
+                    return web.message(request, 400, "Unknown action", "Use the buttons on the draft page.")
+        except Conflict as error:
+            return show_draft(web, request, draft_id, problem=error.message, status=409)
+        except BusinessError as error:
+            return show_draft(
+                web, request, draft_id, problem=error.message, status=422, typed_text=text if text is not None else None
+            )
+        if outcome == "saved":
+            return RedirectResponse(f"/drafts/{draft_id}?done=saved", status_code=303)
+        return RedirectResponse(f"/queue?{urlencode({'done': outcome, 'draft': draft_id})}", status_code=303)
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/queue", status_code=303)
+
+    return [
+        Route("/", home),
+        Route("/queue", page(web, queue)),
+        Route("/drafts/{draft_id:int}", page(web, draft)),
+        Route("/drafts/{draft_id:int}/decide", page(web, decide), methods=["POST"]),
+    ]

@@ -1,0 +1,153 @@
+"""The review app's web plumbing: sign-in state, roles, CSRF, security headers, rendering.
+
+Handlers are plain functions run in a thread (the store is synchronous); ``page(role)`` wraps them: it
+resumes the session from its cookie, sends anonymous visitors to sign in, refuses the wrong role, and
+refuses any state-changing request whose CSRF token does not match the session's.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vhub.context import AppContext
+from vhub.drafting.environment import environment
+from vhub.review.accounts import SignedIn, resume_session
+from vhub.store.tables import utcnow
+
+SESSION_COOKIE = "vhub_session"
+SIGN_IN_COOKIE = "vhub_sign_in"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+class SecurityHeaders:
+    """Headers on every answer: no inline script, no framing, no caching of pages with personal data."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cache-control", b"public, max-age=3600" if static else b"no-store"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def tokens_match(expected: str | None, given: Any) -> bool:
+    if not expected or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+@dataclass
+class Web:
+    """What handlers need: the app context and how to render a page."""
+
+    ctx: AppContext
+
+    @property
+    def settings(self) -> Any:
+        return self.ctx.settings
+
+    def render(self, request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        signed: SignedIn | None = getattr(request.state, "signed", None)
+        html = (
+            environment()
+            .get_template(template)
+            .render(
+                user=signed.user if signed else None,
+                csrf_token=signed.csrf_token if signed else getattr(request.state, "sign_in_token", ""),
+                path=request.url.path,
+                **values,
+            )
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def message(self, request: Request, status: int, title: str, text: str) -> HTMLResponse:
+        return self.render(request, "review/message.html.j2", status=status, title=title, text=text)
+
+    def signed_in(self, request: Request) -> SignedIn | None:
+        with self.ctx.db.session() as session:
+            return resume_session(
+                session,
+                request.cookies.get(SESSION_COOKIE),
+                now=utcnow(),
+                idle_minutes=self.settings.review_idle_minutes,
+            )
+
+    def set_session_cookie(self, response: Response, token: str) -> None:
+        response.set_cookie(
+            SESSION_COOKIE, token, httponly=True, samesite="strict", secure=self.settings.review_https, path="/"
+        )
+
+    def sign_in_token(self, request: Request) -> str:
+        """The CSRF token of the sign-in form, bound to a cookie set before anyone signs in."""
+        return request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+
+
+Handler = Callable[[Web, Request], Response]
+
+
+def page(web: Web, handler: Handler, role: str = "reviewer") -> Callable[[Request], Any]:
+    """Wrap a handler with sign-in, role and CSRF checks."""
+
+    async def endpoint(request: Request) -> Response:
+        signed = await run_in_threadpool(web.signed_in, request)
+        if signed is None:
+            if request.method == "GET":
+                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            return web.message(
+                request,
+                401,
+                "Signed out",
+                "Your session has ended. Sign in again, then repeat what you were doing: nothing was changed.",
+            )
+        request.state.signed = signed
+        if role == "admin" and not signed.user.is_admin:
+            return web.message(
+                request,
+                403,
+                "Not allowed",
+                "This page is for administrators. Ask an administrator if you need something from it.",
+            )
+        if request.method == "POST":
+            form = await request.form()
+            if not tokens_match(signed.csrf_token, form.get("csrf_token")):
+                return web.message(
+                    request,
+                    403,
+                    "Form expired",
+                    "This form is out of date or did not come from "
+                    "this site. Go back, reload the page and try again: nothing was changed.",
+                )
+            request.state.form = form
+        return await run_in_threadpool(handler, web, request)
+
+    return endpoint

@@ -145,7 +145,9 @@ def _convert(model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
             items = value if isinstance(value, dict) else {}
             result[name] = [_convert(item_model, items[i]) for i in sorted(items)]
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            result[name] = _convert(annotation, value if isinstance(value, dict) else {})
+            given = value if isinstance(value, dict) else {}
+            # An optional group left wholly blank (no address recorded) is absent, not an empty address.
+            result[name] = None if optional and not _any_value(given) else _convert(annotation, given)
         elif isinstance(value, str) and not value.strip() and optional:
             result[name] = None
         elif annotation is bool and isinstance(value, str):
@@ -155,6 +157,12 @@ def _convert(model: type[BaseModel], raw: dict[str, Any]) -> dict[str, Any]:
         else:
             result[name] = value
     return result
+
+
+def _any_value(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(_any_value(value) for value in data.values())
+    return isinstance(data, str) and bool(data.strip())
 
 
 def parse_form(model: type[BaseModel], items: list[tuple[str, str]]) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""The triage job: once per version, problems to a person, and again after a person's correction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from tasks.triage import triage_incident
+from tests.factories import raw_incident
+from vhub import context
+from vhub.models import validate_incident
+from vhub.settings import Settings
+from vhub.store import Database
+from vhub.store.incidents import save_incident
+from vhub.store.runs import open_data_quality_items
+from vhub.store.tables import AuditEventRow, DataQualityItemRow, TriageResultRow
+
+
+@pytest.fixture
+def stored(settings: Settings, db: Database, redis_url: str, redis_client: Redis) -> Iterator[str]:
+    """A domestic abuse incident whose child (age 9) has no school recorded, stored and the context set."""
+    context.configure(settings.model_copy(update={"redis_url": redis_url}))
+    raw = raw_incident()
+    raw["people"][2]["school"] = None
+    incident = validate_incident(raw)
+    with db.session() as session:
+        save_incident(session, incident, source_system="records_system")
+    yield incident.last_modified.isoformat()
+    context.current().db.dispose()
+
+
+def draft_jobs(redis_client: Redis) -> list[tuple]:
+    return [job.args for name in ("high", "default", "low") for job in Queue(name, connection=redis_client).jobs]
+
+
+def test_no_school_becomes_a_data_quality_item_and_no_notice(stored: str, redis_client: Redis) -> None:
+    """Triage keeps the problem for a person and drafts only what it could decide."""
+    triage_incident("OCC/26/000101", stored)
+    ctx = context.current()
+    with ctx.db.session() as session:
+        items = open_data_quality_items(session)
+        assert [
+            ["No school is recorded for child N100003 (age 9): find the school, record it, then triage again."]
+        ] == [item.reasons for item in items]
+    assert ["referral"] == sorted(args[2] for args in draft_jobs(redis_client))
+
+
+def test_triaging_the_same_version_again_adds_nothing(stored: str, redis_client: Redis) -> None:
+    """A replayed triage job stores no second result and no second data-quality item."""
+    triage_incident("OCC/26/000101", stored)
+    triage_incident("OCC/26/000101", stored)
+    with context.current().db.session() as session:
+        assert 1 == len(session.scalars(select(TriageResultRow)).all())
+        assert 1 == len(session.scalars(select(DataQualityItemRow)).all())
+
+
+def test_a_correction_makes_triage_decide_again(stored: str, redis_client: Redis) -> None:
+    """Once a person supplies the school, triage runs again with it and the notice is drafted."""
+    triage_incident("OCC/26/000101", stored)
+    with context.current().db.session() as session:
+        item = session.scalars(select(DataQualityItemRow)).one()
+        item.status = "resolved"
+        item.resolution = {"corrections": {"people[2].school": "Brookfield Primary School"}}
+    for name in ("high", "default", "low"):
+        Queue(name, connection=redis_client).empty()
+    triage_incident("OCC/26/000101", stored, True)
+    assert ["encompass", "referral"] == sorted(args[2] for args in draft_jobs(redis_client))
+    with context.current().db.session() as session:
+        assert 1 == len(session.scalars(select(TriageResultRow)).all())
+        assert 1 == len(session.scalars(select(AuditEventRow).where(AuditEventRow.action == "triage.replaced")).all())

@@ -1,0 +1,142 @@
+"""Decisions on drafts: claims, versions, two approvers for red risk, reasons, audit, the submit job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from rq import Queue
+from sqlalchemy import select
+
+from tests.vhub.review.conftest import NOW
+from vhub.errors import BusinessError
+from vhub.queues import Jobs
+from vhub.review.accounts import User
+from vhub.review.decisions import ClaimedByOther, Conflict, approve, claim, reject, return_for_fix, save_edits
+from vhub.store import Database
+from vhub.store.tables import AuditEventRow, DecisionRow, DraftRow
+
+
+def draft(db: Database, draft_id: int) -> DraftRow:
+    with db.session() as session:
+        row = session.get_one(DraftRow, draft_id)
+        session.expunge(row)
+        return row
+
+
+def test_approval_records_the_decision_and_queues_the_submission(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """Approving stores the decision and an audit event, and puts the submission job on the submit queue."""
+    draft_id = make_draft()
+    with db.session() as session:
+        outcome = approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+    assert "approved" == outcome
+    assert ("approved", 2) == (draft(db, draft_id).status, draft(db, draft_id).row_version)
+    submitted = Queue("submit", connection=jobs.connection).jobs
+    assert [("tasks.submit.submit_draft", (draft_id,))] == [(job.func_name, job.args) for job in submitted]
+    with db.session() as session:
+        assert ["approved"] == list(session.scalars(select(DecisionRow.decision)))
+        assert 1 == len(session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.approved")).all())
+
+
+def test_a_stale_version_is_refused(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """Two people approving the same version: the second is refused and nothing more is queued."""
+    draft_id = make_draft()
+    with db.session() as session:
+        approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+    with pytest.raises(Conflict, match="changed while you had it open"), db.session() as session:
+        approve(session, draft_id, users["sam"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+    assert 1 == len(Queue("submit", connection=jobs.connection).job_ids)
+
+
+def test_a_claim_by_someone_else_blocks_changes_until_it_lapses(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """Opening a draft claims it; another reviewer cannot change it until the claim runs out."""
+    draft_id = make_draft()
+    with db.session() as session:
+        assert None is claim(session, session.get_one(DraftRow, draft_id), users["alex"], now=NOW, minutes=5)
+    with db.session() as session:
+        assert "Alex Reviewer" == claim(session, session.get_one(DraftRow, draft_id), users["sam"], now=NOW, minutes=5)
+    with pytest.raises(ClaimedByOther, match="Alex Reviewer is reviewing draft"), db.session() as session:
+        reject(session, draft_id, users["sam"], 1, "not needed", now=NOW)
+    with db.session() as session:
+        reject(session, draft_id, users["sam"], 1, "not needed", now=NOW + timedelta(minutes=6))
+    assert "rejected" == draft(db, draft_id).status
+
+
+def test_red_risk_needs_two_different_approvers(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """The first approval of a red draft waits for a second person; the same person cannot give both."""
+    draft_id = make_draft(risk="red")
+    with db.session() as session:
+        assert "awaiting_second_approval" == approve(
+            session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True
+        )
+    assert [] == Queue("submit", connection=jobs.connection).job_ids
+    with pytest.raises(BusinessError, match="second, different reviewer"), db.session() as session:
+        approve(session, draft_id, users["alex"], 2, now=NOW, jobs=jobs, second_approver_for_red=True)
+    with db.session() as session:
+        assert "approved" == approve(
+            session, draft_id, users["sam"], 2, now=NOW, jobs=jobs, second_approver_for_red=True
+        )
+    assert 1 == len(Queue("submit", connection=jobs.connection).job_ids)
+
+
+def test_edits_are_audited_field_by_field(db: Database, users: dict[str, User], make_draft: Callable[..., int]) -> None:
+    """An edit's audit event holds exactly the changed fields, before and after."""
+    draft_id = make_draft(payload={"child": "N100003", "present": False})
+    with db.session() as session:
+        save_edits(
+            session,
+            draft_id,
+            users["alex"],
+            1,
+            now=NOW,
+            payload={"child": "N100003", "present": True},
+            text="Edited text.",
+        )
+    with db.session() as session:
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.edited")).one()
+        assert (
+            {"payload.present": False, "text": "Notice text."},
+            {"payload.present": True, "text": "Edited text."},
+        ) == (event.before, event.after)
+    assert 2 == draft(db, draft_id).row_version
+
+
+def test_saving_nothing_changed_keeps_the_version(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int]
+) -> None:
+    """Saving without a change writes no event and keeps the version, so nobody else's work is refused."""
+    draft_id = make_draft()
+    with db.session() as session:
+        save_edits(session, draft_id, users["alex"], 1, now=NOW, text="Notice text.")
+    assert 1 == draft(db, draft_id).row_version
+
+
+@pytest.mark.parametrize("decide", [reject, return_for_fix])
+def test_reject_and_return_need_a_reason(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], decide: Callable[..., None]
+) -> None:
+    """An empty reason is refused; the draft stays awaiting review."""
+    draft_id = make_draft()
+    with pytest.raises(BusinessError, match="Say "), db.session() as session:
+        decide(session, draft_id, users["alex"], 1, "  ", now=NOW)
+    assert "awaiting_review" == draft(db, draft_id).status
+
+
+def test_a_decided_draft_cannot_be_decided_again(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int]
+) -> None:
+    """Once returned, a draft is not approved or rejected by a late click on an old page."""
+    draft_id = make_draft()
+    with db.session() as session:
+        return_for_fix(session, draft_id, users["alex"], 1, "the child's school is wrong", now=NOW)
+    with pytest.raises(Conflict), db.session() as session:
+        reject(session, draft_id, users["sam"], 2, "late", now=NOW)

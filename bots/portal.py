@@ -145,9 +145,7 @@ class SignedInBot:
 
     @property
     def external(self) -> ExternalSystem:
-        value = getattr(self.settings, self.system)
-        assert isinstance(value, ExternalSystem)
-        return value
+        return self.settings.external(self.system)
 
     def page_object(self, kind: type[PortalPage], name: str) -> Any:
         """A page object of this system on the session's page, with the named page's locators."""

@@ -36,6 +36,9 @@ class FixtureFaults(BaseModel):
     latency_ms: float = Field(0.0, ge=0, description="median added latency per request, milliseconds")
     latency_jitter: float = Field(0.5, ge=0, description="log-normal sigma of the added latency")
     error_rate: float = Field(0.0, ge=0, le=1, description="share of requests answered with a 503")
+    confirmation_failure_rate: float = Field(
+        0.0, ge=0, le=1, description="share of accepted submissions whose confirmation page then fails (502)"
+    )
     session_idle_s: float = Field(900.0, gt=0, description="inactivity before a session expires, seconds")
     layout: Literal["standard", "variant"] = "standard"
 
@@ -66,6 +69,10 @@ class Settings(BaseSettings):
 
     records_system: ExternalSystem = ExternalSystem()
     isr_portal: ExternalSystem = ExternalSystem(username="wmp.disclosure")
+    portals: dict[str, ExternalSystem] = Field(
+        {}, description="the partner portals drafts are posted to, by name (referral_herefordshire, school_portal, "
+        "marac_portal...); one not named here is the embedded simulated one"
+    )
 
     fixtures_seed: int = Field(2026, description="seed of the synthetic data the simulated systems serve")
     fixtures_incidents: int = Field(300, ge=0, description="incidents the simulated records system holds")
@@ -94,6 +101,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/London") from None
         return value
+
+    def external(self, system: str) -> ExternalSystem:
+        """Where an external system is: records_system and isr_portal by their own settings, portals by name."""
+        value = getattr(self, system, None)
+        if isinstance(value, ExternalSystem):
+            return value
+        return self.portals.get(system, ExternalSystem())
 
     @property
     def tz(self) -> ZoneInfo:

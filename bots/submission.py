@@ -1,0 +1,74 @@
+"""What every submission bot does, so that an approved draft reaches its partner exactly once.
+
+The submission key is derived from the draft and written into the partner's reference or notes field.
+Before submitting, the bot searches the portal for that key: found, it returns the reference the
+portal already gave (the earlier attempt got through, even if its confirmation page was lost);
+not found, it submits and reads the reference from the confirmation. A confirmation that cannot be
+read raises SubmissionUnconfirmed (an application error): the retry searches again before resubmitting.
+A portal refusing the data raises PartnerRejected (a business error) with the portal's own message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from bots.portal import SignedInBot
+from vhub.errors import ApplicationError, BusinessError
+
+
+class SubmissionUnconfirmed(ApplicationError):
+    """The portal may have taken the submission but showed no reference: search before trying again."""
+
+    code = "submission_unconfirmed"
+
+
+class PartnerRejected(BusinessError):
+    """The partner's portal refused the data; ``partner_message`` is what it said (shown to the reviewer)."""
+
+    code = "partner_rejected"
+
+    def __init__(self, system_name: str, partner_message: str) -> None:
+        super().__init__(f"The {system_name} refused the submission: {partner_message}")
+        self.partner_message = partner_message
+
+
+def submission_key(draft_id: int, dedupe_key: str) -> str:
+    """``VHUB-123-1a2b3c4d``: the draft's id and a digest of what it is, so a key never repeats."""
+    digest = hashlib.sha256(f"{draft_id}|{dedupe_key}".encode()).hexdigest()[:8]
+    return f"VHUB-{draft_id}-{digest}"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a bot submits: the approved draft as the review app left it."""
+
+    draft_id: int
+    key: str
+    workflow: str  # referral, encompass, marac, isr_response
+    recipient: dict[str, Any]  # vhub.triage.model.Recipient as JSON: kind, authority, name, urn
+    payload: dict[str, Any]  # ReferralForm JSON for referrals; the notice/summary/response fields otherwise
+    text: str  # the reviewed text (referral narrative, notice, summary, response)
+    source_ref: str  # incident reference or ISR request id
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SubmissionBot(SignedInBot, ABC):
+    """Base of the bots that post to partners. Subclasses implement the two steps for their portal."""
+
+    @abstractmethod
+    def find_existing(self, submission: Submission) -> str | None:
+        """The partner's reference of an earlier submission carrying ``submission.key``, or None."""
+
+    @abstractmethod
+    def submit(self, submission: Submission) -> str:
+        """Post the submission once and return the partner's reference from the confirmation."""
+
+    def deliver(self, submission: Submission) -> tuple[str, bool]:
+        """Exactly once: (reference, True if this call submitted / False if it was already there)."""
+        existing = self.find_existing(submission)
+        if existing is not None:
+            return existing, False
+        return self.submit(submission), True

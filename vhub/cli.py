@@ -113,6 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         exit_after=args.exit,
         summary_json=args.summary_json,
         workers=args.workers,
+        auto_approve=args.auto_approve,
     )
     return run_demo(_settings(), options)
 
@@ -229,6 +230,57 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selectors_check(args: argparse.Namespace) -> int:
+    from bots.check import check_system
+    from vhub import browser
+    from vhub.portals import portal_names
+    from vhub.runtime import resolve
+
+    settings = resolve(_settings())
+    logs.configure(settings, process="cli", console=False)
+    systems = [args.portal] if args.portal else ["records_system", "isr_portal", *portal_names()]
+    broken = 0
+    try:
+        for system in systems:
+            if not settings.external(system).url:
+                print(f"{system}: no URL (start `vhub up`, or set its URL setting)")
+                broken += 1
+                continue
+            print(f"{system}:")
+            for result in check_system(settings, system):
+                if result.skipped:
+                    print(f"  {result.page:<24} not checked: {result.skipped}")
+                elif result.error:
+                    broken += 1
+                    print(f"  {result.page:<24} FAILED: {result.error}")
+                elif result.broken:
+                    broken += 1
+                    for locator, matched in result.broken:
+                        found = "nothing" if matched == 0 else f"{matched} elements"
+                        print(f"  {result.page:<24} BROKEN: {locator} matched {found} (selectors/{system}.yaml)")
+                else:
+                    print(f"  {result.page:<24} ok")
+    finally:
+        browser.close_all()
+    print("All locators match." if not broken else f"{broken} problem(s): update the selectors files named above.")
+    return 0 if not broken else 1
+
+
+def cmd_portals(args: argparse.Namespace) -> int:
+    from tasks.submit import resume_portal
+    from vhub.portals import all_paused, portal_names
+
+    ctx = _running_context()
+    paused = all_paused(ctx.jobs.connection)
+    if args.action == "list":
+        for name in portal_names():
+            print(f"{name:<26} {'PAUSED: ' + paused[name] if name in paused else 'running'}")
+        return 0
+    requeued = resume_portal(args.name)
+    print(f"{args.name} resumed; {requeued} waiting submission(s) queued again.")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from vhub.bench import bench_read
 
@@ -274,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=None)
     demo.add_argument("--exit", action="store_true", help="stop once the summary is printed")
     demo.add_argument("--summary-json", type=Path, default=None, help="also write the summary here")
+    demo.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="approve every draft as 'auto-approve (demo)' (audited) and send it to its portal",
+    )
     demo.set_defaults(func=cmd_demo)
 
     fixtures = sub.add_parser("fixtures", help="the simulated external systems")
@@ -325,6 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
     users_disable = users_sub.add_parser("disable", help="disable an account and end its sessions")
     users_disable.add_argument("name")
     users_disable.set_defaults(func=cmd_users)
+
+    selectors = sub.add_parser("selectors", help="the locators of each system's pages")
+    selectors_sub = selectors.add_subparsers(dest="action", required=True)
+    check = selectors_sub.add_parser("check", help="open each page and check every locator matches one element")
+    check.add_argument("--portal", default=None, help="check only this system (e.g. referral_shropshire)")
+    check.set_defaults(func=cmd_selectors_check)
+
+    portals_parser = sub.add_parser("portals", help="partner portals: which are paused, resume one")
+    portals_sub = portals_parser.add_subparsers(dest="action", required=True)
+    portals_sub.add_parser("list", help="each portal and whether it is paused").set_defaults(func=cmd_portals)
+    resume = portals_sub.add_parser("resume", help="resume a paused portal and send what waited")
+    resume.add_argument("name")
+    resume.set_defaults(func=cmd_portals)
 
     report = sub.add_parser("report", help="reports for the force")
     report.add_argument(

@@ -23,6 +23,7 @@ from fixtures.records_system.generator import generate
 from tasks.ingest import SYSTEM, start_scan
 from tasks.isr import start_isr_scan
 from vhub import context, logs
+from vhub.auto_approve import approve_all, portal_counts, sent_by_portal
 from vhub.models import LONDON
 from vhub.reports import build_backlog, write_backlog
 from vhub.review.accounts import add_demo_accounts
@@ -43,6 +44,7 @@ class DemoOptions:
     exit_after: bool = False
     summary_json: Path | None = None
     workers: int | None = None
+    auto_approve: bool = False
     timeout_s: float = 1800.0
 
 
@@ -99,7 +101,14 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         )
         run_id = start_scan(kind="demo")
         start_isr_scan()
-        summary = _follow(ctx, run_id, options, Progress(out))
+        progress = Progress(out)
+        summary = _follow(ctx, run_id, options, progress)
+        if options.auto_approve:
+            approved = approve_all(ctx)
+            out.write(f'Auto-approved {approved} drafts as "auto-approve (demo)" (audited); sending them...\n')
+            _wait_quiet(ctx, options, progress)
+            summary["auto_approved"] = approved
+            summary.update(_delivery(ctx, stack.urls))
         summary["duration_s"] = round(time.monotonic() - started, 1)
         summary["ground_truth"] = {"incidents": len(truth.incidents), "invalid": expected_invalid}
         summary["matches_ground_truth"] = (
@@ -129,6 +138,41 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             _wait_forever()
     out.write("Stopped.\n")
     return 0 if summary["complete"] else 1
+
+
+def _wait_quiet(ctx: context.AppContext, options: DemoOptions, progress: Progress) -> None:
+    deadline = time.monotonic() + options.timeout_s
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 2:
+        with ctx.db.session() as session:
+            sent = session.scalar(select(func.count(DraftRow.id)).where(DraftRow.status == "sent")) or 0
+            approved = (
+                session.scalar(
+                    select(func.count(DraftRow.id)).where(DraftRow.status.in_(("approved", "sending", "sent")))
+                )
+                or 0
+            )
+        progress.show("sending", sent, approved, f"failed jobs {_failed_jobs(ctx)}")
+        quiet = 0 if ctx.jobs.in_flight() else quiet + 1
+        time.sleep(0.5)
+    progress.finish()
+
+
+def _delivery(ctx: context.AppContext, urls: dict[str, str]) -> dict[str, Any]:
+    counts = portal_counts(urls)
+    sent = sent_by_portal(ctx)
+    with ctx.db.session() as session:
+        returned = (
+            session.scalar(select(func.count(DraftRow.id)).where(DraftRow.attention_reason.like("The partner (%"))) or 0
+        )
+    return {
+        **counts,
+        "drafts_sent": sum(sent.values()),
+        "drafts_sent_by_portal": sent,
+        "refused_by_partners": returned,
+        "portal_records_match": counts["submissions_by_portal"]
+        == {name: sent.get(name, 0) for name in counts["submissions_by_portal"]},
+    }
 
 
 def _wait_forever() -> None:
@@ -268,6 +312,19 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"  Ground truth: {truth['incidents']} incidents, {truth['invalid']} planted invalid -> "
         + ("counts match" if summary["matches_ground_truth"] else "COUNTS DIFFER: see `vhub status` and the log"),
     ]
+    if "drafts_sent" in summary:
+        lines.append(f"  Auto-approved (demo):              {summary['auto_approved']}")
+        lines.append(f"  Drafts sent:                       {summary['drafts_sent']}")
+        for portal, count in summary["submissions_by_portal"].items():
+            lines.append(
+                f"    {portal:<28} portal holds {count}, vhub sent {summary['drafts_sent_by_portal'].get(portal, 0)}, "
+                f"duplicates {summary['duplicates_in_portals'].get(portal, 0)}"
+            )
+        lines.append(f"  Refused by partners (back in review): {summary['refused_by_partners']}")
+        lines.append(
+            "  Portal records "
+            + ("match what vhub sent" if summary["portal_records_match"] else "DIFFER from what vhub sent")
+        )
     lines.append(f"  Backlog report:                    {summary['backlog_report']}")
     if not summary["complete"]:
         lines.append("  The run did not complete: `vhub failed list` shows why; `vhub failed replay --all` retries.")

@@ -116,22 +116,21 @@ class Jobs:
         queue: str | None = None,
         description: str | None = None,
         after: list[Job] | None = None,
+        rate_limit_key: str | None = None,
     ) -> Job:
         """Put one job on its queue. Jobs are idempotent by design (the store decides what is new), so
         the same work enqueued twice is harmless; rq does not combine uniqueness with rate limits.
 
-        ``after``: run only once all these jobs have finished, whether they succeeded or failed for good."""
+        ``after``: run only once all these jobs have finished, whether they succeeded or failed for good.
+        ``rate_limit_key``: count against this external system's session cap instead of the job kind's."""
         policy = self.policy.job(kind)
         retry = (
             Retry(max=len(policy.retry_intervals_s), interval=list(policy.retry_intervals_s))
             if policy.retry_intervals_s
             else None
         )
-        rate_limit = (
-            RateLimit(key=policy.rate_limit, concurrency=self.policy.rate_limits[policy.rate_limit])
-            if policy.rate_limit
-            else None
-        )
+        limit = rate_limit_key or policy.rate_limit
+        rate_limit = RateLimit(key=limit, concurrency=self.policy.rate_limits.get(limit, 1)) if limit else None
         return self.queue(queue or policy.queue).enqueue_call(
             func,  # type: ignore[type-var]  # rq takes a function or its dotted path
             args=args,

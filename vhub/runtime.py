@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
+from vhub.portals import portal_names
 from vhub.settings import PROJECT_ROOT, Settings, redis_server_binary
 
 log = get_logger(__name__)
@@ -163,8 +164,7 @@ class Stack:
         self.review_url = ""
         self.children: list[Child] = []
         self.redis_url = settings.redis_url
-        self.records_url = settings.records_system.url
-        self.isr_url = settings.isr_portal.url
+        self.urls: dict[str, str] = {}  # simulated system name -> URL, once they are started
         self.state_path = settings.run_dir / STATE_FILE
 
     # ----------------------------------------------------------------- lifecycle
@@ -174,7 +174,7 @@ class Stack:
         try:
             if not self.redis_url:
                 self._start_redis()
-            if not self.records_url or not self.isr_url:
+            if needs_simulated_systems(self.settings):
                 self._start_fixtures()
             self._write_state()
             for number in range(1, self.worker_count + 1):
@@ -199,22 +199,24 @@ class Stack:
             raise
         return self
 
+    @property
+    def records_url(self) -> str:
+        return self.settings.records_system.url or self.urls.get("records_system", "")
+
+    @property
+    def isr_url(self) -> str:
+        return self.settings.isr_portal.url or self.urls.get("isr_portal", "")
+
     def resolved(self) -> Settings:
         """The settings with this stack's Redis and simulated systems filled in."""
-        return self.settings.model_copy(
-            update={
-                "redis_url": self.redis_url,
-                "records_system": self.settings.records_system.model_copy(update={"url": self.records_url}),
-                "isr_portal": self.settings.isr_portal.model_copy(update={"url": self.isr_url}),
-            }
-        )
+        return with_urls(self.settings.model_copy(update={"redis_url": self.redis_url}), self.urls)
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["VHUB_DATA_DIR"] = str(self.settings.data_path)
         env["VHUB_REDIS_URL"] = self.redis_url
-        env["VHUB_RECORDS_SYSTEM__URL"] = self.records_url
-        env["VHUB_ISR_PORTAL__URL"] = self.isr_url
+        for name, url in self.urls.items():
+            env[f"VHUB_{name.upper()}__URL" if name in _OWN_SETTINGS else f"VHUB_PORTALS__{name.upper()}__URL"] = url
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -286,7 +288,7 @@ class Stack:
             argv += ["--extra", str(self.extra)]
         child = self._start_child("fixtures", argv)
         urls = wait_for_ports_file(ports_file, child)
-        self.records_url, self.isr_url = urls["records_system"], urls["isr_portal"]
+        self.urls = {name: url for name, url in urls.items() if not self.settings.external(name).url}
         for url in urls.values():
             wait_for_http(f"{url}/_admin/health", child)
 
@@ -335,8 +337,7 @@ class Stack:
             "owner_pid": os.getpid(),
             "owner_cmdline": _cmdline(os.getpid()),
             "redis_url": self.redis_url,
-            "records_url": self.records_url,
-            "isr_url": self.isr_url,
+            "urls": self.urls,
             "review_url": self.review_url,
             "children": [{"name": c.name, "pid": c.pid, "cmdline": " ".join(c.argv)} for c in self.children],
         }
@@ -420,8 +421,32 @@ def resolve(settings: Settings) -> Settings:
     updates: dict[str, Any] = {}
     if not settings.redis_url and state.get("redis_url"):
         updates["redis_url"] = state["redis_url"]
-    if not settings.records_system.url and state.get("records_url"):
-        updates["records_system"] = settings.records_system.model_copy(update={"url": state["records_url"]})
-    if not settings.isr_portal.url and state.get("isr_url"):
-        updates["isr_portal"] = settings.isr_portal.model_copy(update={"url": state["isr_url"]})
+    resolved = settings.model_copy(update=updates) if updates else settings
+    return with_urls(resolved, dict(state.get("urls") or {}))
+
+
+_OWN_SETTINGS = ("records_system", "isr_portal")
+"""Systems with a settings field of their own; every other system is a portal in ``Settings.portals``."""
+
+
+def needs_simulated_systems(settings: Settings) -> bool:
+    """True unless every external system (records, ISR portal, each portal of config/portals.toml) has a URL."""
+    names = [*_OWN_SETTINGS, *portal_names()]
+    return any(not settings.external(name).url for name in names)
+
+
+def with_urls(settings: Settings, urls: dict[str, str]) -> Settings:
+    """The settings with these systems' URLs filled in, wherever a URL is not already set."""
+    updates: dict[str, Any] = {}
+    portals = dict(settings.portals)
+    for name, url in urls.items():
+        current = settings.external(name)
+        if current.url:
+            continue
+        if name in _OWN_SETTINGS:
+            updates[name] = current.model_copy(update={"url": url})
+        else:
+            portals[name] = current.model_copy(update={"url": url})
+    if portals != settings.portals:
+        updates["portals"] = portals
     return settings.model_copy(update=updates) if updates else settings

@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     records_system: ExternalSystem = ExternalSystem()
     isr_portal: ExternalSystem = ExternalSystem(username="wmp.disclosure")
     portals: dict[str, ExternalSystem] = Field(
-        {}, description="the partner portals drafts are posted to, by name (referral_herefordshire, school_portal, "
-        "marac_portal...); one not named here is the embedded simulated one"
+        {},
+        description="the partner portals drafts are posted to, by name (referral_herefordshire, school_portal, "
+        "marac_portal...); one not named here is the embedded simulated one",
     )
 
     fixtures_seed: int = Field(2026, description="seed of the synthetic data the simulated systems serve")
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
     review_lock_minutes: float = Field(15, gt=0, description="how long an account pauses after those failures")
     review_second_approver_for_red: bool = Field(True, description="red-risk drafts need two different approvers")
     review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
+
+    alert_webhook_url: str = Field(
+        "", description="where alerts are posted as JSON (a Teams-style incoming webhook); empty = log only"
+    )
 
     workers: int = Field(2, ge=1, description="rq workers `vhub up` starts")
     queue_config: Path = Field(PROJECT_ROOT / "queue" / "queues.toml", description="queue topology and job policy")

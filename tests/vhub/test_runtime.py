@@ -15,6 +15,7 @@ from redis import Redis
 from rq import Worker
 
 from vhub.errors import ConfigurationError
+from vhub.portals import portal_names
 from vhub.runtime import Stack, free_port, pid_alive, read_state
 from vhub.settings import ExternalSystem, Settings
 
@@ -34,7 +35,8 @@ def wait_until(condition, timeout: float = 20.0) -> bool:  # noqa: ANN001
 
 @pytest.fixture
 def stack_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", records_system=NO_FIXTURES, isr_portal=NO_FIXTURES)
+    portals = {name: NO_FIXTURES for name in portal_names()}
+    return Settings(data_dir=tmp_path / "var", records_system=NO_FIXTURES, isr_portal=NO_FIXTURES, portals=portals)
 
 
 def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Settings) -> None:
@@ -50,17 +52,19 @@ def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Setti
 
 
 def test_sigterm_to_vhub_up_stops_every_child(stack_settings: Settings) -> None:
-    """`vhub up` given SIGTERM stops Redis and the workers it started: no orphans."""
+    """`vhub up` given SIGTERM stops Redis, the worker, the scheduler and the review app it started: no orphans."""
     env = {
         **os.environ,
         "VHUB_DATA_DIR": str(stack_settings.data_path),
         "VHUB_RECORDS_SYSTEM__URL": NO_FIXTURES.url,
         "VHUB_ISR_PORTAL__URL": NO_FIXTURES.url,
+        "VHUB_REVIEW_PORT": "0",
+        **{f"VHUB_PORTALS__{name.upper()}__URL": NO_FIXTURES.url for name in portal_names()},
     }
     argv = [sys.executable, "-m", "vhub", "up", "--workers", "1"]
     with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as up:
         try:
-            assert wait_until(lambda: len((read_state(stack_settings) or {}).get("children", [])) == 3)
+            assert wait_until(lambda: len((read_state(stack_settings) or {}).get("children", [])) == 4)
             pids = [child["pid"] for child in read_state(stack_settings)["children"]]
             assert all(pid_alive(pid) for pid in pids)
             up.send_signal(signal.SIGTERM)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vhub.errors import BusinessError
+from vhub.portals import portal_for
 from vhub.queues import Jobs
 from vhub.review.accounts import User
 from vhub.store.audit import record_event
@@ -148,7 +149,10 @@ def approve(
     draft.status = "approved"
     draft.claimed_by = draft.claimed_until = None
     _decide(session, draft, user, "approved", None, {"status": "awaiting_review"}, {"status": "approved"})
-    jobs.enqueue("submit", SUBMIT_JOB, draft.id, description=f"submit draft {draft.id}")
+    portal = portal_for(draft.workflow, draft.recipient)
+    jobs.enqueue(
+        "submit", SUBMIT_JOB, draft.id, rate_limit_key=portal, description=f"submit draft {draft.id} to {portal}"
+    )
     return "approved"
 
 

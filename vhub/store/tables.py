@@ -367,3 +367,20 @@ class DecisionRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     row_version: Mapped[int] = mapped_column(Integer)  # the version of the draft the decision was made on
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubmissionRow(Base):
+    """One approved draft's delivery to its partner: key, status and the partner's reference together."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), unique=True)
+    portal: Mapped[str] = mapped_column(String(60), index=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="sending")  # sending, sent, rejected, paused
+    partner_reference: Mapped[str | None] = mapped_column(String(60))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

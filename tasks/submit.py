@@ -1,0 +1,182 @@
+"""Posting an approved draft to its partner, exactly once, and recording the partner's reference.
+
+The submission key is fixed the first time (one row per draft); the bot searches the portal for it
+before submitting, so a retry after a lost confirmation, a 5xx or a killed worker finds the earlier
+submission instead of making a second. Status and reference are stored in one transaction. A partner
+refusing the data sends the draft back to review with the partner's message (not retried). Selector
+drift pauses the portal and raises an alert; the draft waits for `vhub portals resume`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bots.registry import submission_bot
+from bots.submission import PartnerRejected, Submission, submission_key
+from vhub import logs, portals
+from vhub.alerts import raise_alert
+from vhub.context import current
+from vhub.errors import SelectorDrift
+from vhub.store.audit import record_event
+from vhub.store.tables import DraftRow, SubmissionRow, utcnow
+
+log = logs.get_logger(__name__)
+
+
+def _prepare(draft_id: int) -> tuple[Submission, str] | str:
+    """Mark the draft as being sent and fix its submission key; or say why there is nothing to send."""
+    ctx = current()
+    with ctx.db.session() as session:
+        draft = session.scalars(select(DraftRow).where(DraftRow.id == draft_id).with_for_update()).first()
+        if draft is None:
+            return "missing"
+        if draft.status == "sent":
+            return "already sent"
+        if draft.status not in ("approved", "sending"):
+            return f"not approved ({draft.status})"
+        portal = portals.portal_for(draft.workflow, draft.recipient)
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).first()
+        if row is None:
+            row = SubmissionRow(draft_id=draft_id, portal=portal, key=submission_key(draft_id, draft.dedupe_key))
+            session.add(row)
+        row.attempts += 1
+        row.status = "sending"
+        if draft.status != "sending":
+            draft.status = "sending"
+            record_event(
+                session,
+                actor="submit",
+                action="draft.sending",
+                entity_type="draft",
+                entity_id=str(draft_id),
+                before={"status": "approved"},
+                after={"status": "sending", "portal": portal, "key": row.key},
+            )
+        submission = Submission(
+            draft_id=draft_id,
+            key=row.key,
+            workflow=draft.workflow,
+            recipient=draft.recipient,
+            payload=draft.payload,
+            text=draft.text,
+            source_ref=draft.source_ref,
+            extra={"policy": draft.policy},
+        )
+        return submission, portal
+
+
+def submit_draft(draft_id: int) -> dict[str, Any]:
+    """Deliver one approved draft to its partner's portal (exactly once) and store the reference."""
+    ctx = current()
+    logs.bind(step="submit", draft_id=draft_id)
+    prepared = _prepare(draft_id)
+    if isinstance(prepared, str):
+        log.info("nothing to submit", why=prepared)
+        return {"draft_id": draft_id, "outcome": prepared}
+    submission, portal = prepared
+    logs.bind(system=portal)
+    if reason := portals.paused(ctx.jobs.connection, portal):
+        _set_status(draft_id, "paused", f"The {portal} portal is paused: {reason}")
+        log.warning("portal paused; submission waits", portal=portal)
+        return {"draft_id": draft_id, "outcome": "paused"}
+    bot = submission_bot(ctx.settings, portal, submission.recipient)
+    try:
+        reference, submitted_now = bot.deliver(submission)
+    except PartnerRejected as error:
+        _partner_rejected(draft_id, portal, error.partner_message)
+        return {"draft_id": draft_id, "outcome": "rejected by partner"}
+    except SelectorDrift as error:
+        _drift(draft_id, portal, error)
+        return {"draft_id": draft_id, "outcome": "paused"}
+    with ctx.db.session() as session:
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
+        draft = session.get_one(DraftRow, draft_id)
+        row.status, row.partner_reference, row.sent_at, row.last_error = "sent", reference, utcnow(), None
+        draft.status = "sent"
+        draft.row_version += 1
+        record_event(
+            session,
+            actor="submit",
+            action="draft.sent",
+            entity_type="draft",
+            entity_id=str(draft_id),
+            before={"status": "sending"},
+            after={
+                "status": "sent",
+                "portal": portal,
+                "partner_reference": reference,
+                "found_already_submitted": not submitted_now,
+            },
+        )
+    log.info("submitted", portal=portal, reference=reference, found_already_submitted=not submitted_now)
+    return {"draft_id": draft_id, "outcome": "sent", "reference": reference}
+
+
+def _set_status(draft_id: int, status: str, error: str | None) -> None:
+    with current().db.session() as session:
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
+        row.status, row.last_error = status, error
+
+
+def _partner_rejected(draft_id: int, portal: str, message: str) -> None:
+    """The partner refused the data: back to the review queue, with the partner's own words."""
+    with current().db.session() as session:
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
+        draft = session.get_one(DraftRow, draft_id)
+        row.status, row.last_error = "rejected", message
+        draft.status = "awaiting_review"
+        draft.first_approver = None
+        draft.needs_attention = True
+        draft.attention_reason = f"The partner ({portal}) refused it: {message} Correct the draft and approve it again."
+        draft.row_version += 1
+        record_event(
+            session,
+            actor="submit",
+            action="draft.refused_by_partner",
+            entity_type="draft",
+            entity_id=str(draft_id),
+            before={"status": "sending"},
+            after={"status": "awaiting_review", "portal": portal, "partner_message": message},
+        )
+    log.warning("partner refused the submission; back to review", portal=portal)
+
+
+def _drift(draft_id: int, portal: str, error: SelectorDrift) -> None:
+    """The portal's pages changed: pause it (not just this draft), alert, keep the draft waiting."""
+    ctx = current()
+    _set_status(draft_id, "paused", error.message)
+    if portals.pause(ctx.jobs.connection, portal, error.message):
+        raise_alert(
+            ctx.settings, ctx.db, f"Portal {portal} paused: its pages have changed", error.message, subject=portal
+        )
+
+
+def resume_portal(portal: str) -> int:
+    """Un-pause a portal and queue again every submission that waited for it; returns how many."""
+    ctx = current()
+    portals.resume(ctx.jobs.connection, portal)
+    with ctx.db.session() as session:
+        waiting = list(
+            session.scalars(
+                select(SubmissionRow.draft_id).where(SubmissionRow.portal == portal, SubmissionRow.status == "paused")
+            )
+        )
+        record_event(
+            session,
+            actor="vhub",
+            action="portal.resumed",
+            entity_type="portal",
+            entity_id=portal,
+            after={"requeued": len(waiting)},
+        )
+    for draft_id in waiting:
+        queue_submission(draft_id, portal)
+    return len(waiting)
+
+
+def queue_submission(draft_id: int, portal: str) -> None:
+    current().jobs.enqueue(
+        "submit", submit_draft, draft_id, rate_limit_key=portal, description=f"submit draft {draft_id} to {portal}"
+    )

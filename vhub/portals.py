@@ -1,0 +1,78 @@
+"""Which partner portal each approved draft goes to (config/portals.toml), and pausing a portal.
+
+A portal is paused when its pages changed (selector drift met during a run): its submissions wait
+instead of burning retries, an alert is raised, and `vhub portals resume NAME` (after the selectors
+file is fixed and `vhub selectors check` passes) sends what waited.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from vhub.errors import ConfigurationError
+from vhub.settings import PROJECT_ROOT
+
+PORTALS_FILE = PROJECT_ROOT / "config" / "portals.toml"
+_PAUSED = "vhub:paused-portal:{}"
+
+
+@cache
+def load_routes(path: Path = PORTALS_FILE) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"{path} cannot be read: {error}") from None
+
+
+def portal_for(workflow: str, recipient: dict[str, Any], path: Path = PORTALS_FILE) -> str:
+    """The portal a draft of ``workflow`` to ``recipient`` is posted to."""
+    routes = load_routes(path)
+    if workflow == "referral":
+        authority = recipient.get("authority")
+        entry = routes.get("referral", {}).get(authority or "")
+        if not entry:
+            raise ConfigurationError(
+                f"{path} has no [referral.{authority}] entry: add the authority's portal (runbooks/"
+                "adding-an-authority.md) before its referrals can be sent."
+            )
+        return str(entry["portal"])
+    entry = routes.get(workflow)
+    if not entry or "portal" not in entry:
+        raise ConfigurationError(f"{path} has no [{workflow}] entry naming the portal its drafts go to.")
+    return str(entry["portal"])
+
+
+def portal_names(path: Path = PORTALS_FILE) -> list[str]:
+    """Every portal config/portals.toml routes drafts to."""
+    routes = load_routes(path)
+    names = [entry["portal"] for entry in routes.get("referral", {}).values() if "portal" in entry]
+    names += [entry["portal"] for key, entry in routes.items() if key != "referral" and "portal" in entry]
+    return sorted(set(names))
+
+
+def pause(connection: Redis, portal: str, reason: str) -> bool:
+    """Pause a portal; True if it was running."""
+    return bool(connection.set(_PAUSED.format(portal), reason, nx=True))
+
+
+def resume(connection: Redis, portal: str) -> bool:
+    return bool(connection.delete(_PAUSED.format(portal)))
+
+
+def paused(connection: Redis, portal: str) -> str | None:
+    value = connection.get(_PAUSED.format(portal))
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def all_paused(connection: Redis) -> dict[str, str]:
+    found = {}
+    for key in connection.scan_iter(_PAUSED.format("*")):
+        name = key.decode() if isinstance(key, bytes) else key
+        reason = connection.get(name)
+        found[name.rsplit(":", 1)[-1]] = reason.decode() if isinstance(reason, bytes) else str(reason)
+    return found

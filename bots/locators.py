@@ -159,8 +159,10 @@ _EXTRACT_JS = """
 
 def problems(page: Page, locators: PageLocators) -> list[tuple[str, int]]:
     """Every locator of the page that does not match as it should: (locator, elements matched)."""
-    spec = {"locators": [loc.spec() for loc in locators.locators.values()],
-            "groups": [group.spec() for group in locators.groups.values()]}
+    spec = {
+        "locators": [loc.spec() for loc in locators.locators.values()],
+        "groups": [group.spec() for group in locators.groups.values()],
+    }
     result: dict[str, Any] = page.evaluate(_EXTRACT_JS, spec)
     return [(problem["locator"], int(problem["matched"])) for problem in result["problems"]]
 

@@ -52,9 +52,9 @@ def list_failed(jobs: Jobs) -> list[FailedJob]:
 
 
 def replay(jobs: Jobs, job_ids: list[str] | None = None) -> list[str]:
-    """Put failed jobs back on their queues (all of them when no ids are given). Returns the ids replayed."""
+    """Put failed jobs back on their queues (all of them when ``job_ids`` is None). Returns the ids replayed."""
     replayed = []
-    wanted = set(job_ids) if job_ids else None
+    wanted = set(job_ids) if job_ids is not None else None
     for queue in jobs.queues():
         registry = FailedJobRegistry(queue=queue)
         for job_id in registry.get_job_ids():

@@ -158,4 +158,5 @@ class Jobs:
 
 
 def connect(url: str) -> Redis:
-    return Redis.from_url(url)
+    """A client that gives up connecting after 5 s (a Redis host dropping packets must not hang a page)."""
+    return Redis.from_url(url, socket_connect_timeout=5)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from playwright.sync_api import Error as PlaywrightError
+
+from bots.locators import require
 from bots.portal import ListingPage, PortalPage
-from vhub.errors import BusinessError
+from vhub.errors import BusinessError, SystemUnavailable
 
 
 class RequestListPage(ListingPage):
@@ -31,3 +34,17 @@ class RequestPage(PortalPage):
                 "was listed. Check it in the portal.",
                 code="not_found",
             ) from None
+
+
+class ResponseFormPage(RequestPage):
+    """The response form at the foot of a request page."""
+
+    def write(self, text: str, key: str) -> None:
+        """Type the response and put the bot's submission key in the form's hidden key field."""
+        self.read()
+        self.fill("response_text", text)
+        selector = require(self.page, self.locators, "submission_key")
+        try:
+            self.page.eval_on_selector(selector, "(field, key) => { field.value = key; }", key)
+        except PlaywrightError:
+            raise SystemUnavailable(f"The {self.system_name} response form did not take the key.") from None

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from vhub.errors import BusinessError
 from vhub.store.audit import record_event
-from vhub.store.tables import UserRow, WebSessionRow
+from vhub.store.tables import UserRow, WebSessionRow, utcnow
 
 ROLES = ("reviewer", "admin")
 _hasher = PasswordHasher()
@@ -81,7 +81,7 @@ def disable_user(session: Session, username: str, *, actor: str = "cli") -> None
         session.execute(
             update(WebSessionRow)
             .where(WebSessionRow.user_id == row.id, WebSessionRow.ended_at.is_(None))
-            .values(ended_at=datetime.now().astimezone())
+            .values(ended_at=utcnow())
         )
         record_event(
             session,
@@ -153,8 +153,11 @@ class SignedIn:
     csrf_token: str
 
 
-def resume_session(session: Session, token: str | None, *, now: datetime, idle_minutes: float) -> SignedIn | None:
-    """The signed-in user of a cookie token, if the session is live; touching it keeps it alive."""
+def resume_session(
+    session: Session, token: str | None, *, now: datetime, idle_minutes: float, touch: bool = True
+) -> SignedIn | None:
+    """The signed-in user of a cookie token, if the session is live. ``touch`` (a person's request, not a
+    page refreshing itself) keeps it alive."""
     if not token:
         return None
     found = session.execute(
@@ -168,7 +171,8 @@ def resume_session(session: Session, token: str | None, *, now: datetime, idle_m
     if user.disabled or now - web.last_seen_at > timedelta(minutes=idle_minutes):
         web.ended_at = now
         return None
-    web.last_seen_at = now
+    if touch:
+        web.last_seen_at = now
     return SignedIn(_user(user), web.csrf_token)
 
 

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from vhub import context
 from vhub.context import AppContext
-from vhub.review import auth_pages, data_quality_pages, draft_pages, insight_pages
+from vhub.review import admin_pages, audit_pages, auth_pages, dashboard_pages, data_quality_pages, draft_pages
 from vhub.review.web import SecurityHeaders, Web
 from vhub.settings import Settings
 
@@ -39,6 +39,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> Starlette:
         *auth_pages.routes(web),
         *draft_pages.routes(web),
         *data_quality_pages.routes(web),
-        *insight_pages.routes(web),
+        *dashboard_pages.routes(web),
+        *audit_pages.routes(web),
+        *admin_pages.routes(web),
     ]
     return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], exception_handlers={404: not_found})

@@ -7,6 +7,7 @@ refuses any state-changing request whose CSRF token does not match the session's
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from collections.abc import Callable
@@ -93,13 +94,14 @@ class Web:
     def message(self, request: Request, status: int, title: str, text: str) -> HTMLResponse:
         return self.render(request, "review/message.html.j2", status=status, title=title, text=text)
 
-    def signed_in(self, request: Request) -> SignedIn | None:
+    def signed_in(self, request: Request, touch: bool = True) -> SignedIn | None:
         with self.ctx.db.session() as session:
             return resume_session(
                 session,
                 request.cookies.get(SESSION_COOKIE),
                 now=utcnow(),
                 idle_minutes=self.settings.review_idle_minutes,
+                touch=touch,
             )
 
     def set_session_cookie(self, response: Response, token: str) -> None:
@@ -115,11 +117,12 @@ class Web:
 Handler = Callable[[Web, Request], Response]
 
 
-def page(web: Web, handler: Handler, role: str = "reviewer") -> Callable[[Request], Any]:
-    """Wrap a handler with sign-in, role and CSRF checks."""
+def page(web: Web, handler: Handler, role: str = "reviewer", *, touch: bool = True) -> Callable[[Request], Any]:
+    """Wrap a handler with sign-in, role and CSRF checks. ``touch=False`` for requests a page makes by
+    itself (the dashboard's refresh), which must not keep an unattended session alive."""
 
     async def endpoint(request: Request) -> Response:
-        signed = await run_in_threadpool(web.signed_in, request)
+        signed = await run_in_threadpool(functools.partial(web.signed_in, request, touch=touch))
         if signed is None:
             if request.method == "GET":
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.portal import SignedInBot
-from vhub.errors import ApplicationError, BusinessError
+from bots.portal import PortalPage, SignedInBot
+from vhub.errors import ApplicationError, BusinessError, SelectorDrift, SessionExpired, SystemUnavailable
+from vhub.logs import get_logger
+
+SEND_ATTEMPTS = 3
+"""Fresh forms a send may take when the portal signs the bot out at the final click (searching first)."""
+
+log = get_logger(__name__)
 
 
 class SubmissionUnconfirmed(ApplicationError):
@@ -72,3 +79,48 @@ class SubmissionBot(SignedInBot, ABC):
         if existing is not None:
             return existing, False
         return self.submit(submission), True
+
+    def send_form(
+        self,
+        prepare: Callable[[], PortalPage],
+        *,
+        button: str,
+        result_page: str,
+        search: Callable[[], str | None],
+        what: str,
+    ) -> str:
+        """Fill a form (a retried step) and post it once. If the portal turned the post away to its sign-in
+        page, it did not read it: sign in, search for the key, and only if absent fill a fresh form."""
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            page = self.step(prepare)
+            try:
+                return self._post_once(page, button, result_page, what)
+            except SessionExpired:
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                self.session.state["signed_in"] = False
+                log.info("session ended on sending; searching before a fresh form", system=self.system)
+                found = search()
+                if found is not None:
+                    return found
+        raise SessionExpired(f"The {self.system_name} kept ending the session while sending {what}.")
+
+    def _post_once(self, page: PortalPage, button: str, result_page: str, what: str) -> str:
+        """Click send once: the reference from the confirmation, or the portal's refusal in its own words."""
+        try:
+            page.submit(button)
+        except SystemUnavailable as error:
+            raise SubmissionUnconfirmed(
+                f"The {self.system_name} did not confirm {what} ({error.message}); the next attempt searches for "
+                "it before sending again."
+            ) from None
+        values = self.page_object(PortalPage, result_page).read()["values"]
+        if values["reference"]:
+            return str(values["reference"])
+        if values["errors"]:
+            raise PartnerRejected(self.system_name, str(values["errors"]))
+        if values["message"]:
+            raise SubmissionUnconfirmed(
+                f"The {self.system_name} answered {what} with a message instead of a confirmation: {values['message']}"
+            )
+        raise SelectorDrift(self.system, result_page, "reference", 0)

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
 
     fixtures_seed: int = Field(2026, description="seed of the synthetic data the simulated systems serve")
     fixtures_incidents: int = Field(300, ge=0, description="incidents the simulated records system holds")
+    fixtures_isr_requests: int = Field(20, ge=0, description="open requests the simulated ISR portal holds")
     fixture_faults: FixtureFaults = FixtureFaults()
 
     review_host: str = Field("127.0.0.1", description="address the review app listens on")

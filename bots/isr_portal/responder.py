@@ -12,14 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from bots.isr_portal.pages import RequestPage, ResponseFormPage
-from bots.portal import PortalPage
-from bots.submission import PartnerRejected, Submission, SubmissionBot, SubmissionUnconfirmed
+from bots.submission import Submission, SubmissionBot
 from vhub import redaction
-from vhub.errors import SelectorDrift, SessionExpired, SystemUnavailable
 from vhub.logs import get_logger
 
 SYSTEM = "isr_portal"
-SEND_ATTEMPTS = 3
 """Fresh forms sent after sign-in bounces (each after reading the request again) before the job fails."""
 
 log = get_logger(__name__)
@@ -47,21 +44,13 @@ class IsrResponder(SubmissionBot):
     def submit(self, submission: Submission) -> str:
         redaction.remember(personal_values(submission.payload))
         with self.session.item(f"send-{submission.key}"):
-            attempt = 1
-            while True:
-                page = self.step(lambda: self._prepare(submission))
-                try:
-                    reference = self._send(page, submission)
-                    break
-                except SessionExpired:
-                    if attempt == SEND_ATTEMPTS:
-                        raise
-                    attempt += 1
-                    self.session.state["signed_in"] = False
-                    log.info("session ended on sending; reading the request before a fresh form", system=SYSTEM)
-                    found = self._search(submission)
-                    if found is not None:
-                        return found
+            reference = self.send_form(
+                lambda: self._prepare(submission),
+                button="send",
+                result_page="response_result",
+                search=lambda: self._search(submission),
+                what=f"the response to {submission.source_ref}",
+            )
         log.info("response sent", system=SYSTEM, request_id=submission.source_ref, reference=reference)
         return reference
 
@@ -87,25 +76,3 @@ class IsrResponder(SubmissionBot):
         page.open(submission.source_ref)
         page.write(submission.text, submission.key)
         return page
-
-    def _send(self, page: ResponseFormPage, submission: Submission) -> str:
-        """Click send once; the reference from the confirmation, or the portal's refusal."""
-        try:
-            page.submit("send")
-        except SystemUnavailable as error:
-            raise SubmissionUnconfirmed(
-                f"The {self.system_name} did not confirm the response to {submission.source_ref} ({error.message}); "
-                "the next attempt reads the request before sending again."
-            ) from None
-        result: PortalPage = self.page_object(PortalPage, "response_result")
-        values = result.read()["values"]
-        if values["reference"]:
-            return str(values["reference"])
-        if values["errors"]:
-            raise PartnerRejected(self.system_name, str(values["errors"]))
-        if values["message"]:
-            raise SubmissionUnconfirmed(
-                f"The {self.system_name} answered the response to {submission.source_ref} with a message instead "
-                f"of a confirmation: {values['message']}"
-            )
-        raise SelectorDrift(self.system, "response_result", "reference", 0)

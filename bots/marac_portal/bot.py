@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from bots.marac_portal.pages import ReferralFormPage, ReferralsPage
 from bots.marac_portal.referral import ReferralForm, referral_form
-from bots.portal import PortalPage
-from bots.submission import PartnerRejected, Submission, SubmissionBot, SubmissionUnconfirmed
+from bots.submission import Submission, SubmissionBot
 from vhub import redaction
-from vhub.errors import SelectorDrift, SessionExpired, SystemUnavailable
 from vhub.logs import get_logger
 
 SYSTEM = "marac_portal"
-SEND_ATTEMPTS = 3
 """Fresh forms sent after sign-in bounces (each after searching for the key) before the job fails."""
 
 log = get_logger(__name__)
@@ -35,21 +32,13 @@ class MaracPortalBot(SubmissionBot):
         form = referral_form(submission)
         redaction.remember(form.personal)
         with self.session.item(f"send-{submission.key}"):
-            attempt = 1
-            while True:
-                page = self.step(lambda: self._prepare(form))
-                try:
-                    reference = self._send(page, submission)
-                    break
-                except SessionExpired:
-                    if attempt == SEND_ATTEMPTS:
-                        raise
-                    attempt += 1
-                    self.session.state["signed_in"] = False
-                    log.info("session ended on sending; searching before a fresh form", system=SYSTEM)
-                    found = self._search(submission.key)
-                    if found is not None:
-                        return found
+            reference = self.send_form(
+                lambda: self._prepare(form),
+                button="send",
+                result_page="referral_result",
+                search=lambda: self._search(submission.key),
+                what=f"referral {submission.key}",
+            )
         log.info("referral sent", system=SYSTEM, reference=reference, key=submission.key)
         return reference
 
@@ -67,25 +56,3 @@ class MaracPortalBot(SubmissionBot):
         page.open()
         page.fill_in(form.texts, form.choices, list(form.risk_factors))
         return page
-
-    def _send(self, page: ReferralFormPage, submission: Submission) -> str:
-        """Click submit once; the reference from the confirmation, or the portal's refusal."""
-        try:
-            page.submit("send")
-        except SystemUnavailable as error:
-            raise SubmissionUnconfirmed(
-                f"The {self.system_name} did not confirm referral {submission.key} ({error.message}); the next "
-                "attempt searches for it before sending again."
-            ) from None
-        result: PortalPage = self.page_object(PortalPage, "referral_result")
-        values = result.read()["values"]
-        if values["reference"]:
-            return str(values["reference"])
-        if values["errors"]:
-            raise PartnerRejected(self.system_name, str(values["errors"]))
-        if values["message"]:
-            raise SubmissionUnconfirmed(
-                f"The {self.system_name} answered referral {submission.key} with a message instead of a "
-                f"confirmation: {values['message']}"
-            )
-        raise SelectorDrift(self.system, "referral_result", "reference", 0)

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots.portal import PortalPage
 from bots.school_portal.notice import NoticeForm, notice_form
 from bots.school_portal.pages import FindPage, NoticeFormPage, SentNoticesPage
-from bots.submission import PartnerRejected, Submission, SubmissionBot, SubmissionUnconfirmed
+from bots.submission import PartnerRejected, Submission, SubmissionBot
 from vhub import redaction
-from vhub.errors import BusinessError, SelectorDrift, SessionExpired, SystemUnavailable
+from vhub.errors import BusinessError
 from vhub.logs import get_logger
 
 SYSTEM = "school_portal"
-SEND_ATTEMPTS = 3
 """Fresh forms sent after sign-in bounces (each after searching for the key) before the job fails."""
 
 log = get_logger(__name__)
@@ -39,21 +37,13 @@ class SchoolPortalBot(SubmissionBot):
         form = notice_form(submission)
         redaction.remember(form.personal)
         with self.session.item(f"send-{submission.key}"):
-            attempt = 1
-            while True:
-                page = self.step(lambda: self._prepare(submission, form))
-                try:
-                    reference = self._send(page, submission)
-                    break
-                except SessionExpired:
-                    if attempt == SEND_ATTEMPTS:
-                        raise
-                    attempt += 1
-                    self.session.state["signed_in"] = False
-                    log.info("session ended on sending; searching before a fresh form", system=SYSTEM)
-                    found = self._search(submission.key)
-                    if found is not None:
-                        return found
+            reference = self.send_form(
+                lambda: self._prepare(submission, form),
+                button="send",
+                result_page="notice_result",
+                search=lambda: self._search(submission.key),
+                what=f"notice {submission.key}",
+            )
         log.info("notice sent", system=SYSTEM, reference=reference, form=form.form, key=submission.key)
         return reference
 
@@ -109,25 +99,3 @@ class SchoolPortalBot(SubmissionBot):
             raise PartnerRejected(self.system_name, words)
         page.fill_in(form.texts, form.choices)
         return page
-
-    def _send(self, page: NoticeFormPage, submission: Submission) -> str:
-        """Click send once; the reference from the confirmation, or the portal's refusal."""
-        try:
-            page.submit("send")
-        except SystemUnavailable as error:
-            raise SubmissionUnconfirmed(
-                f"The {self.system_name} did not confirm notice {submission.key} ({error.message}); the next "
-                "attempt searches for it before sending again."
-            ) from None
-        result: PortalPage = self.page_object(PortalPage, "notice_result")
-        values = result.read()["values"]
-        if values["reference"]:
-            return str(values["reference"])
-        if values["errors"]:
-            raise PartnerRejected(self.system_name, str(values["errors"]))
-        if values["message"]:
-            raise SubmissionUnconfirmed(
-                f"The {self.system_name} answered notice {submission.key} with a message instead of a "
-                f"confirmation: {values['message']}"
-            )
-        raise SelectorDrift(self.system, "notice_result", "reference", 0)

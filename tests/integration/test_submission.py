@@ -1,0 +1,277 @@
+"""The whole loop on real components: approved drafts reach every partner portal exactly once, under faults.
+
+Each portal's own record (``/_admin/submissions``) is compared with what vhub stored: the same keys,
+each once, with the reference the portal gave. Faults while sending: lost confirmations, 5xx answers,
+sessions expired mid-form, and a worker killed in the middle of a submission.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from rq import Queue, Worker
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select
+
+from tasks.isr import start_isr_scan
+from tasks.submit import resume_portal
+from tests.integration.conftest import RunningStack, every, running_stack
+from vhub.auto_approve import approve_all
+from vhub.failed import list_failed
+from vhub.portals import all_paused
+from vhub.review.accounts import User, add_user
+from vhub.review.decisions import approve
+from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow, UserRow, utcnow
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+SEED, COUNT = 23, 15
+FAULTS = {"confirmation_failure_rate": 0.3, "error_rate": 0.05}
+POLICY = """
+[queues]
+order = ["high", "submit", "default", "ingest", "scan", "low"]
+result_ttl_s = 3600
+failure_ttl_s = 3600
+[jobs.scan]
+queue = "scan"
+timeout_s = 600
+retry_intervals_s = [1, 2]
+rate_limit = "records_system"
+[jobs.ingest]
+queue = "ingest"
+timeout_s = 120
+retry_intervals_s = [1, 2, 5]
+rate_limit = "records_system"
+[jobs.triage]
+queue = "default"
+timeout_s = 60
+retry_intervals_s = [1, 2]
+[jobs.draft]
+queue = "default"
+timeout_s = 60
+retry_intervals_s = [1, 2]
+[jobs.isr_scan]
+queue = "scan"
+timeout_s = 300
+retry_intervals_s = [1, 2]
+rate_limit = "isr_portal"
+[jobs.isr_lookup]
+queue = "default"
+timeout_s = 300
+retry_intervals_s = [1, 2]
+rate_limit = "records_system"
+[jobs.submit]
+queue = "submit"
+timeout_s = 60
+retry_intervals_s = [1, 2, 3, 5, 8, 13]
+[rate_limits]
+records_system = 2
+isr_portal = 1
+referral_herefordshire = 1
+referral_worcestershire = 1
+referral_shropshire = 1
+referral_telford_wrekin = 1
+school_portal = 1
+marac_portal = 1
+"""
+
+
+def portals(stack: RunningStack) -> dict[str, str]:
+    return {name: url for name, url in stack.stack.urls.items() if name != "records_system"}
+
+
+def held(url: str) -> list[dict]:
+    return httpx.get(f"{url}/_admin/submissions", timeout=10).json()["submissions"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A small synthetic set read, triaged and drafted, with every draft but one referral left to approve."""
+    tmp = tmp_path_factory.mktemp("submission")
+    policy = tmp / "queues.toml"
+    policy.write_text(POLICY, encoding="utf-8")
+    env = {"VHUB_QUEUE_CONFIG": str(policy), "VHUB_FIXTURES_ISR_REQUESTS": "4"}
+    with running_stack(tmp, incidents=COUNT, seed=SEED, env=env) as running:
+        running.activate()
+        start_isr_scan()
+        running.scan()
+        running.wait_quiet()
+        yield running
+
+
+def test_every_approved_draft_lands_once_despite_faults(stack: RunningStack) -> None:
+    """Lost confirmations, 5xx answers and expired sessions: each draft is in its portal once, with its reference."""
+    with stack.ctx.db.session() as session:
+        held_back = session.scalars(
+            select(DraftRow.id).where(DraftRow.workflow == "referral").order_by(DraftRow.id)
+        ).first()
+        session.get_one(DraftRow, held_back).status = "held_back"  # kept for the next test
+    for url in portals(stack).values():
+        httpx.post(f"{url}/_admin/faults", json=FAULTS, timeout=10).raise_for_status()
+    approved = approve_all(stack.ctx)
+    assert approved > 5
+    with every(
+        1.5, lambda: [httpx.post(f"{url}/_admin/expire-sessions", timeout=10) for url in portals(stack).values()]
+    ):
+        stack.wait_quiet(timeout=600)
+    assert [] == [(job.function, job.reason) for job in list_failed(stack.ctx.jobs)]
+    with stack.ctx.db.session() as session:
+        rows = session.scalars(select(SubmissionRow)).all()
+        drafts = {d.id: d for d in session.scalars(select(DraftRow))}
+    assert approved == len(rows)
+    for name, url in portals(stack).items():
+        ours = {row.key: row.partner_reference for row in rows if row.portal == name and row.status == "sent"}
+        theirs = held(url)
+        assert [] == [key for key, count in Counter(item["key"] for item in theirs).items() if count > 1], name
+        assert ours == {item["key"]: item["reference"] for item in theirs}, name
+    refused = [row for row in rows if row.status == "rejected"]
+    assert all(
+        drafts[row.draft_id].status == "awaiting_review" and drafts[row.draft_id].needs_attention for row in refused
+    )
+    assert {"sent"} == {drafts[row.draft_id].status for row in rows if row.status == "sent"}
+    stats = [httpx.get(f"{url}/_admin/stats", timeout=10).json() for url in portals(stack).values()]
+    assert sum(s["errors_injected"] for s in stats) > 0 and sum(s["session_expiries"] for s in stats) > 0
+
+
+def test_a_worker_killed_mid_submission_still_delivers_once(stack: RunningStack) -> None:
+    """SIGKILL the worker while it submits; once rq gives the job up as abandoned and retries it, the draft
+    is in its portal exactly once and marked sent with the portal's reference."""
+    for url in portals(stack).values():
+        httpx.post(
+            f"{url}/_admin/faults",
+            json={"confirmation_failure_rate": 0, "error_rate": 0, "latency_ms": 400},
+            timeout=10,
+        ).raise_for_status()
+    with stack.ctx.db.session() as session:
+        draft = session.scalars(select(DraftRow).where(DraftRow.status == "held_back")).one()
+        draft.status, draft_id, row_version = "awaiting_review", draft.id, draft.row_version
+        user = add_user(session, "kill.test", "kill-test-password", "reviewer")
+    with stack.ctx.db.session() as session:
+        approve(session, draft_id, user, row_version, now=utcnow(), jobs=stack.ctx.jobs, second_approver_for_red=False)
+
+    def sending() -> bool:
+        with stack.ctx.db.session() as session:
+            row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).first()
+            return row is not None and row.status == "sending"
+
+    deadline = time.monotonic() + 60
+    while not sending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the form: part-filled, or posted and awaiting its confirmation
+    busy = [w for w in Worker.all(connection=stack.ctx.jobs.connection) if w.get_current_job_id()]
+    assert 1 == len(busy)
+    victim = next(c for c in stack.stack.children if c.name.startswith("worker") and c.argv[-1] == busy[0].name)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    # The worker cannot report its own death; rq notices when the job's heartbeat runs out (its time-out
+    # plus a minute). Time is moved on for the registry instead of waiting.
+    StartedJobRegistry(queue=Queue("submit", connection=stack.ctx.jobs.connection)).cleanup(time.time() + 3600)
+    stack.wait_quiet(timeout=300)
+    with stack.ctx.db.session() as session:
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
+        status = session.get_one(DraftRow, draft_id).status
+    theirs = [item for item in held(portals(stack)[row.portal]) if item["key"] == row.key]
+    assert ("sent", "sent", 1) == (status, row.status, len(theirs))
+    assert theirs[0]["reference"] == row.partner_reference
+    assert row.attempts >= 2
+
+
+def clone_and_approve(stack: RunningStack, workflow: str) -> int:
+    """A fresh copy of a sent draft of ``workflow``, approved: a new submission with a new key."""
+    with stack.ctx.db.session() as session:
+        source = session.scalars(
+            select(DraftRow).where(DraftRow.workflow == workflow, DraftRow.status == "sent").order_by(DraftRow.id)
+        ).first()
+        assert source is not None, workflow
+        copy = DraftRow(
+            **{
+                column.name: getattr(source, column.name)
+                for column in DraftRow.__table__.columns
+                if column.name
+                not in (
+                    "id",
+                    "status",
+                    "row_version",
+                    "claimed_by",
+                    "claimed_until",
+                    "first_approver",
+                    "needs_attention",
+                    "attention_reason",
+                )
+            }
+        )
+        copy.dedupe_key = f"{source.dedupe_key}|copy-{time.time_ns()}"
+        session.add(copy)
+        session.flush()
+        user = session.scalars(select(UserRow).where(UserRow.username == "auto-approve")).one()
+        approve(
+            session,
+            copy.id,
+            User(user.id, user.username, user.display_name, user.role),
+            copy.row_version,
+            now=utcnow(),
+            jobs=stack.ctx.jobs,
+            second_approver_for_red=False,
+        )
+        return copy.id
+
+
+def submission(stack: RunningStack, draft_id: int) -> SubmissionRow:
+    with stack.ctx.db.session() as session:
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
+        session.expunge(row)
+        return row
+
+
+def test_drift_pauses_only_that_portal_and_resume_sends_what_waited(stack: RunningStack) -> None:
+    """A changed layout on one portal pauses it (no retries burnt) and raises an alert; the others carry on;
+    after the layout is back and the portal resumed, the waiting draft is sent once."""
+    school = portals(stack)["school_portal"]
+    httpx.post(f"{school}/_admin/faults", json={"layout": "variant", "latency_ms": 0}, timeout=10).raise_for_status()
+    waiting = clone_and_approve(stack, "encompass")
+    stack.wait_quiet(timeout=120)
+    other = clone_and_approve(stack, "marac")
+    stack.wait_quiet(timeout=120)
+    assert ("paused", "sent") == (submission(stack, waiting).status, submission(stack, other).status)
+    assert [] == list_failed(stack.ctx.jobs)
+    assert "school_portal" in all_paused(stack.ctx.jobs.connection)
+    with stack.ctx.db.session() as session:
+        alerts = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "alert.raised")).all()
+        assert ["school_portal"] == [event.entity_id for event in alerts]
+
+    httpx.post(f"{school}/_admin/faults", json={"layout": "standard"}, timeout=10).raise_for_status()
+    assert 1 == resume_portal("school_portal")
+    stack.wait_quiet(timeout=120)
+    row = submission(stack, waiting)
+    assert "sent" == row.status
+    assert 1 == len([item for item in held(school) if item["key"] == row.key])
+    assert {} == all_paused(stack.ctx.jobs.connection)
+
+
+def vhub(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"VHUB_DATA_DIR": str(stack.ctx.settings.data_path), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "vhub", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_check_names_each_broken_locator(stack: RunningStack) -> None:
+    """`vhub selectors check` passes on the standard layout and names the broken locators of a changed one."""
+    good = vhub(stack, "selectors", "check", "--portal", "marac_portal")
+    assert 0 == good.returncode, good.stdout + good.stderr
+    assert "All locators match." in good.stdout
+    marac = portals(stack)["marac_portal"]
+    httpx.post(f"{marac}/_admin/faults", json={"layout": "variant"}, timeout=10).raise_for_status()
+    try:
+        bad = vhub(stack, "selectors", "check", "--portal", "marac_portal")
+    finally:
+        httpx.post(f"{marac}/_admin/faults", json={"layout": "standard"}, timeout=10).raise_for_status()
+    assert 1 == bad.returncode
+    assert "BROKEN:" in bad.stdout or "FAILED:" in bad.stdout
+    assert "selectors/marac_portal.yaml" in bad.stdout or "marac" in bad.stdout

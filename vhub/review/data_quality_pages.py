@@ -38,7 +38,7 @@ def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
     """The fields the person can correct, with their current values."""
     if item.source_system != "triage":
         return [
-            {"path": path, "label": path, "value": get_path(item.raw, path) or "", "kind": "text"}
+            {"path": path, "label": path, "value": get_path(item.raw, path) or "", "kind": "text", "message": None}
             for path in reason_paths(item.reasons)
         ]
     with web.ctx.db.session() as session:

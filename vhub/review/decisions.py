@@ -44,7 +44,7 @@ def claim(session: Session, draft: DraftRow, user: User, *, now: datetime, minut
     """Claim a draft for ``user`` unless someone else holds a live claim; returns that person's name if so."""
     if draft.claimed_by not in (None, user.id) and draft.claimed_until and draft.claimed_until > now:
         return _name(session, draft.claimed_by)
-    if draft.status == "awaiting_review":
+    if draft.status == "awaiting_review" and draft.first_approver != user.id:  # a first approver cannot finish it
         draft.claimed_by = user.id
         draft.claimed_until = now + timedelta(minutes=minutes)
     return None

@@ -168,7 +168,8 @@ def _any_value(data: Any) -> bool:
 def parse_form(model: type[BaseModel], items: list[tuple[str, str]]) -> dict[str, Any]:
     """Nest ``children[0].forename=...`` pairs and convert them for ``model``; unknown names are ignored."""
     nested: dict[Any, Any] = {}
-    for name, value in items:
+    for name, raw_value in items:
+        value = raw_value.replace("\r\n", "\n")  # browsers send text areas with CRLF line ends
         parts = [int(index) if index else key for key, index in _PATH_PART.findall(name)]
         if not parts:
             continue

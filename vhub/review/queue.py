@@ -27,6 +27,7 @@ TYPES = {
     "data_quality": "Data quality",
 }
 STATUSES = {
+    "to_do": "Waiting for a person (all)",
     "awaiting_review": "Awaiting review",
     "second_approval": "Awaiting second approval",
     "returned": "Returned for a data fix",
@@ -35,6 +36,7 @@ STATUSES = {
     "rejected": "Rejected",
 }
 FILTERS = ("type", "authority", "risk", "status", "overdue")
+TO_DO = ("awaiting_review", "second_approval")
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,9 @@ def _matches(row: Row, filters: dict[str, str], skip: str | None = None) -> bool
         if name == "overdue":
             if (value == "yes") != (row.state == "overdue"):
                 return False
+        elif name == "status" and value == "to_do":
+            if row.status not in TO_DO:
+                return False
         elif str(getattr(row, name) or "") != value:
             return False
     return True
@@ -152,8 +157,8 @@ def _matches(row: Row, filters: dict[str, str], skip: str | None = None) -> bool
 
 def queue_page(session: Session, filters: dict[str, str], page: int, now: datetime) -> QueuePage:
     filters = {name: filters.get(name, "") for name in FILTERS}
-    if "status" not in filters or not filters["status"]:
-        filters["status"] = "awaiting_review"
+    if not filters["status"]:
+        filters["status"] = "to_do"
     rows = _rows(session, now)
     counts: dict[str, dict[str, int]] = {}
     for name in FILTERS:

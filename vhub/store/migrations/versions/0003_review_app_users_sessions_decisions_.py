@@ -67,12 +67,17 @@ def upgrade() -> None:
     with op.batch_alter_table("data_quality_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("resolution", sa.JSON(), nullable=True))
 
-    with op.batch_alter_table("drafts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("claimed_by", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("claimed_until", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("first_approver", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f("fk_drafts_claimed_by_users"), "users", ["claimed_by"], ["id"])
-        batch_op.create_foreign_key(batch_op.f("fk_drafts_first_approver_users"), "users", ["first_approver"], ["id"])
+    # SQLite adds a column with its foreign key in place (ALTER TABLE ... ADD COLUMN ... REFERENCES), so the
+    # migration needs no copy of the table and also renders as a SQL script with no database to reflect.
+    new_user_columns = {"claimed_by": "fk_drafts_claimed_by_users", "first_approver": "fk_drafts_first_approver_users"}
+    sqlite = op.get_context().dialect.name == "sqlite"
+    for column, constraint in new_user_columns.items():
+        if sqlite:
+            op.execute(f"ALTER TABLE drafts ADD COLUMN {column} INTEGER CONSTRAINT {constraint} REFERENCES users (id)")
+        else:
+            op.add_column("drafts", sa.Column(column, sa.Integer(), nullable=True))
+            op.create_foreign_key(constraint, "drafts", "users", [column], ["id"])
+    op.add_column("drafts", sa.Column("claimed_until", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:

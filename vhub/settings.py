@@ -30,6 +30,12 @@ class ExternalSystem(BaseModel):
     password: SecretStr = SecretStr("synthetic-demo-password")
 
 
+class IsrPortalAccount(ExternalSystem):
+    """The force's own account on the partners' ISR portal (its defaults hold when only the URL is set)."""
+
+    username: str = "wmp.disclosure"
+
+
 class FixtureFaults(BaseModel):
     """Faults the simulated systems inject, to rehearse a slow, awkward legacy system."""
 
@@ -68,7 +74,7 @@ class Settings(BaseSettings):
     )
 
     records_system: ExternalSystem = ExternalSystem()
-    isr_portal: ExternalSystem = ExternalSystem(username="wmp.disclosure")
+    isr_portal: IsrPortalAccount = IsrPortalAccount()
     portals: dict[str, ExternalSystem] = Field(
         {},
         description="the partner portals drafts are posted to, by name (referral_herefordshire, school_portal, "

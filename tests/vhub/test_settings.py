@@ -56,3 +56,17 @@ def test_auto_browser_prefers_the_system_chromium(monkeypatch: pytest.MonkeyPatc
     assert None is Settings().chromium_path
     fake.write_text("")
     assert str(fake) == Settings().chromium_path
+
+
+def test_setting_only_a_url_keeps_the_account_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL alone (as `vhub up` hands its workers) keeps each system's own default account."""
+    defaults = Settings()
+    monkeypatch.setenv("VHUB_ISR_PORTAL__URL", "http://127.0.0.1:9001")
+    monkeypatch.setenv("VHUB_RECORDS_SYSTEM__URL", "http://127.0.0.1:9002")
+    settings = Settings()
+    assert ("http://127.0.0.1:9001", defaults.isr_portal.username) == (
+        settings.isr_portal.url,
+        settings.isr_portal.username,
+    )
+    assert "wmp.disclosure" == settings.isr_portal.username
+    assert defaults.records_system.username == settings.records_system.username

@@ -39,7 +39,9 @@ def _prepare(draft_id: int) -> tuple[Submission, str] | str:
         portal = portals.portal_for(draft.workflow, draft.recipient)
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).first()
         if row is None:
-            row = SubmissionRow(draft_id=draft_id, portal=portal, key=submission_key(draft_id, draft.dedupe_key))
+            row = SubmissionRow(
+                draft_id=draft_id, portal=portal, key=submission_key(draft_id, draft.dedupe_key), attempts=0
+            )
             session.add(row)
         row.attempts += 1
         row.status = "sending"

@@ -48,6 +48,7 @@ class QueuePolicy:
     jobs: dict[str, JobPolicy]
     rate_limits: dict[str, int]
     schedules: tuple[Schedule, ...]
+    maintenance_interval_s: int = 60
 
     @classmethod
     def load(cls, path: Path = POLICY_FILE) -> QueuePolicy:
@@ -70,7 +71,15 @@ class QueuePolicy:
                 Schedule(name=name, job=spec["job"], cron=spec["cron"])
                 for name, spec in data.get("schedules", {}).items()
             )
-            policy = cls(order, int(queues["result_ttl_s"]), int(queues["failure_ttl_s"]), jobs, rate_limits, schedules)
+            policy = cls(
+                order,
+                int(queues["result_ttl_s"]),
+                int(queues["failure_ttl_s"]),
+                jobs,
+                rate_limits,
+                schedules,
+                int(queues.get("maintenance_interval_s", 60)),
+            )
         except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
             raise ConfigurationError(
                 f"{path} cannot be used: {error!r}. Compare it with the documented example."
@@ -79,6 +88,8 @@ class QueuePolicy:
         return policy
 
     def _check(self, path: Path) -> None:
+        if self.maintenance_interval_s < 1:
+            raise ConfigurationError(f"{path}: queues.maintenance_interval_s must be at least 1 second.")
         for job in self.jobs.values():
             if job.queue not in self.order:
                 raise ConfigurationError(f"{path}: job '{job.name}' uses queue '{job.queue}', not in queues.order.")

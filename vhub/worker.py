@@ -58,6 +58,10 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
         connection=jobs.connection,
         name=name or f"{socket.gethostname()}.{os.getpid()}",
         exception_handlers=[_no_retry_for_permanent_errors],
+        maintenance_interval=jobs.policy.maintenance_interval_s,
+        # An idle worker waits for work this long less 15 s before it looks again; tied to the maintenance
+        # interval, so an idle worker also does its maintenance on time (rq's default waits almost 7 min).
+        worker_ttl=jobs.policy.maintenance_interval_s + 15,
     )
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())

@@ -47,7 +47,26 @@ class RunningStack:
             quiet = 0 if self.ctx.jobs.in_flight() else quiet + 1
             time.sleep(0.3)
         if quiet < 2:
-            pytest.fail(f"jobs still running after {timeout:.0f} s")
+            pytest.fail(f"jobs still running after {timeout:.0f} s: {self.jobs_in_flight()}")
+
+    def jobs_in_flight(self) -> dict[str, Any]:
+        """Where each unfinished job is: queue, registry or rate-limit set (for a failure message)."""
+        from rq.rate_limit import RateLimitRegistry
+        from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+        where: dict[str, Any] = {}
+        for queue in self.ctx.jobs.queues():
+            for registry in (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry):
+                if ids := registry(queue=queue).get_job_ids():
+                    where[f"{queue.name}:{registry.__name__}"] = ids
+            if queue.count:
+                where[f"{queue.name}:queued"] = queue.job_ids
+        for limit in RateLimitRegistry.all(self.ctx.jobs.connection):
+            where[f"rate limit {limit.key}"] = {
+                "allowed": limit.connection.zrange(limit.allowed_key, 0, -1),
+                "held back": limit.get_rate_limited_job_ids(),
+            }
+        return where
 
     def activate(self) -> RunningStack:
         """Make this stack's context the one task functions use (another stack may have replaced it)."""
@@ -72,10 +91,10 @@ class RunningStack:
 def running_stack(
     tmp_path: Path, *, incidents: int, seed: int, env: dict[str, str] | None = None, extra: Path | None = None
 ) -> Iterator[RunningStack]:
-    settings = Settings(data_dir=tmp_path / "var")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in (env or {}).items():
             patch.setenv(name, value)
+        settings = Settings(data_dir=tmp_path / "var")  # this process enqueues by the same settings as the workers
         stack = Stack(settings, workers=2, seed=seed, incidents=incidents, extra=extra)
         with stack:
             ctx = context.configure(stack.resolved())

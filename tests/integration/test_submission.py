@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from rq import Queue, Worker
+from rq.executions import ExecutionRegistry
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
@@ -35,11 +36,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
 SEED, COUNT = 23, 15
 FAULTS = {"confirmation_failure_rate": 0.3, "error_rate": 0.05}
+EXPIRE_EVERY_S = 5.0
 POLICY = """
 [queues]
 order = ["high", "submit", "default", "ingest", "scan", "low"]
 result_ttl_s = 3600
 failure_ttl_s = 3600
+maintenance_interval_s = 5
 [jobs.scan]
 queue = "scan"
 timeout_s = 600
@@ -104,22 +107,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         start_isr_scan()
         running.scan()
         running.wait_quiet()
+        with running.ctx.db.session() as session:
+            held_back = session.scalars(
+                select(DraftRow.id).where(DraftRow.workflow == "referral").order_by(DraftRow.id)
+            ).first()
+            session.get_one(DraftRow, held_back).status = "held_back"  # for the killed-worker test
         yield running
 
 
 def test_every_approved_draft_lands_once_despite_faults(stack: RunningStack) -> None:
     """Lost confirmations, 5xx answers and expired sessions: each draft is in its portal once, with its reference."""
-    with stack.ctx.db.session() as session:
-        held_back = session.scalars(
-            select(DraftRow.id).where(DraftRow.workflow == "referral").order_by(DraftRow.id)
-        ).first()
-        session.get_one(DraftRow, held_back).status = "held_back"  # kept for the next test
     for url in portals(stack).values():
         httpx.post(f"{url}/_admin/faults", json=FAULTS, timeout=10).raise_for_status()
     approved = approve_all(stack.ctx)
     assert approved > 5
+    # Every portal ends every session every few seconds: long forms lose their session part-way through.
     with every(
-        1.5, lambda: [httpx.post(f"{url}/_admin/expire-sessions", timeout=10) for url in portals(stack).values()]
+        EXPIRE_EVERY_S,
+        lambda: [httpx.post(f"{url}/_admin/expire-sessions", timeout=10) for url in portals(stack).values()],
     ):
         stack.wait_quiet(timeout=600)
     assert [] == [(job.function, job.reason) for job in list_failed(stack.ctx.jobs)]
@@ -166,15 +171,21 @@ def test_a_worker_killed_mid_submission_still_delivers_once(stack: RunningStack)
     while not sending() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)  # into the form: part-filled, or posted and awaiting its confirmation
-    busy = [w for w in Worker.all(connection=stack.ctx.jobs.connection) if w.get_current_job_id()]
+    connection = stack.ctx.jobs.connection
+    busy = [w for w in Worker.all(connection=connection) if w.get_current_job_id()]
     assert 1 == len(busy)
+    job_id = busy[0].get_current_job_id()
     victim = next(c for c in stack.stack.children if c.name.startswith("worker") and c.argv[-1] == busy[0].name)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(10)
-    # The worker cannot report its own death; rq notices when the job's heartbeat runs out (its time-out
-    # plus a minute). Time is moved on for the registry instead of waiting.
-    StartedJobRegistry(queue=Queue("submit", connection=stack.ctx.jobs.connection)).cleanup(time.time() + 3600)
-    stack.wait_quiet(timeout=300)
+    # The worker cannot report its own death; rq gives the job up when its heartbeat runs out (its time-out
+    # plus a minute). Instead of waiting, the dead worker's heartbeat is made to run out now: the job's entry
+    # in the started registry and its execution (which holds the portal's session slot) end in the past.
+    registry = StartedJobRegistry(queue=Queue("submit", connection=connection))
+    for key in (registry.key, ExecutionRegistry(job_id, connection=connection).key):
+        connection.zadd(key, dict.fromkeys(connection.zrange(key, 0, -1), 1), xx=True)
+    registry.cleanup()
+    stack.wait_quiet(timeout=200)
     with stack.ctx.db.session() as session:
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
         status = session.get_one(DraftRow, draft_id).status

@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import date
 
 import httpx
 import pytest
@@ -195,12 +196,11 @@ def test_a_worker_killed_mid_submission_still_delivers_once(stack: RunningStack)
     assert row.attempts >= 2
 
 
-def clone_and_approve(stack: RunningStack, workflow: str) -> int:
-    """A fresh copy of a sent draft of ``workflow``, approved: a new submission with a new key."""
+def clone_and_approve(stack: RunningStack, workflow: str, payload: Callable[[dict], dict] | None = None) -> int:
+    """A fresh copy of a draft of ``workflow`` (its payload changed by ``payload``), approved: a new
+    submission with a new key."""
     with stack.ctx.db.session() as session:
-        source = session.scalars(
-            select(DraftRow).where(DraftRow.workflow == workflow, DraftRow.status == "sent").order_by(DraftRow.id)
-        ).first()
+        source = session.scalars(select(DraftRow).where(DraftRow.workflow == workflow).order_by(DraftRow.id)).first()
         assert source is not None, workflow
         copy = DraftRow(
             **{
@@ -220,13 +220,20 @@ def clone_and_approve(stack: RunningStack, workflow: str) -> int:
             }
         )
         copy.dedupe_key = f"{source.dedupe_key}|copy-{time.time_ns()}"
+        if payload is not None:
+            copy.payload = payload(dict(source.payload))
         session.add(copy)
         session.flush()
-        user = session.scalars(select(UserRow).where(UserRow.username == "auto-approve")).one()
+        found = session.scalars(select(UserRow).where(UserRow.username == "clone.approver")).first()
+        user = (
+            User(found.id, found.username, found.display_name, found.role)
+            if found
+            else add_user(session, "clone.approver", "clone-approver-password", "reviewer")
+        )
         approve(
             session,
             copy.id,
-            User(user.id, user.username, user.display_name, user.role),
+            user,
             copy.row_version,
             now=utcnow(),
             jobs=stack.ctx.jobs,
@@ -265,6 +272,30 @@ def test_drift_pauses_only_that_portal_and_resume_sends_what_waited(stack: Runni
     assert "sent" == row.status
     assert 1 == len([item for item in held(school) if item["key"] == row.key])
     assert {} == all_paused(stack.ctx.jobs.connection)
+
+
+def test_a_refused_submission_returns_to_review_with_the_portals_words(stack: RunningStack) -> None:
+    """The MARAC portal refuses a victim under 16: the job ends at once (no retry, no failed job), the draft is
+    back in the review queue with the portal's own message, and the portal holds nothing for it."""
+    for url in portals(stack).values():
+        httpx.post(f"{url}/_admin/faults", json={"layout": "standard", "latency_ms": 0}, timeout=10)
+    fifteen = date(date.today().year - 15, 1, 1).isoformat()
+    refused = clone_and_approve(
+        stack, "marac", lambda payload: {**payload, "victim": {**payload["victim"], "date_of_birth": fifteen}}
+    )
+    stack.wait_quiet(timeout=120)
+    row = submission(stack, refused)
+    with stack.ctx.db.session() as session:
+        draft = session.get_one(DraftRow, refused)
+        events = session.scalars(
+            select(AuditEventRow.action).where(AuditEventRow.entity_id == str(refused)).order_by(AuditEventRow.id)
+        ).all()
+    assert ("rejected", 1) == (row.status, row.attempts)
+    assert ("awaiting_review", True) == (draft.status, draft.needs_attention)
+    assert "MARAC takes victims aged 16 or over." in (draft.attention_reason or "")
+    assert "draft.refused_by_partner" == events[-1]
+    assert [] == [item for item in held(portals(stack)["marac_portal"]) if item["key"] == row.key]
+    assert [] == list_failed(stack.ctx.jobs)
 
 
 def vhub(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:

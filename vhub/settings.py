@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     log_level: str = "INFO"
     keep_success_evidence: bool = Field(False, description="also keep a screenshot of successful steps")
+
+    @field_validator("isr_portal", mode="before")
+    @classmethod
+    def _isr_account(cls, value: Any) -> Any:
+        # An ExternalSystem given whole (url, username, password) is taken as the ISR account it describes.
+        if isinstance(value, ExternalSystem) and not isinstance(value, IsrPortalAccount):
+            return {"url": value.url, "username": value.username, "password": value.password}
+        return value
 
     @field_validator("timezone")
     @classmethod

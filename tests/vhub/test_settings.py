@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vhub.settings import Settings
+from vhub.settings import ExternalSystem, Settings
 
 
 def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -70,3 +70,9 @@ def test_setting_only_a_url_keeps_the_account_defaults(monkeypatch: pytest.Monke
     )
     assert "wmp.disclosure" == settings.isr_portal.username
     assert defaults.records_system.username == settings.records_system.username
+
+
+def test_an_isr_account_given_whole_is_kept() -> None:
+    """Settings built in code with an ExternalSystem for the ISR portal keep every value given."""
+    settings = Settings(isr_portal=ExternalSystem(url="http://127.0.0.1:9001", username="isr.bot"))
+    assert ("http://127.0.0.1:9001", "isr.bot") == (settings.isr_portal.url, settings.isr_portal.username)

@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint unit system-deps clean
 
+# `make demo DEMO_ARGS=--auto-approve` also approves every draft and sends it to the simulated portals.
+DEMO_ARGS ?=
+
 demo: $(STAMP) system-deps
-	$(BIN)/vhub demo
+	$(BIN)/vhub demo $(DEMO_ARGS)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest

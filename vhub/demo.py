@@ -298,7 +298,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         *(f"    {item['reference']}: {'; '.join(item['reasons'])}" for item in summary["invalid_items"]),
         "  Triage by risk:                    "
         + ", ".join(f"{level} {count}" for level, count in summary["triage_by_risk"].items()),
-        "  Drafts awaiting review:            "
+        "  Drafts made by the bots:           "
         + (", ".join(f"{kind} {count}" for kind, count in sorted(summary["drafts_by_type"].items())) or "none"),
         f"  Data-quality items for a person:   {summary['data_quality_items']}",
         "  Most urgent drafts (by deadline):",

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from bots.submission import Submission, SubmissionBot, SubmissionUnconfirmed
 from vhub.runtime import free_port, wait_for_http
 from vhub.settings import PROJECT_ROOT
 
@@ -45,3 +47,28 @@ def admin(url: str, method: str, path: str, payload: object = None) -> Any:
     response = httpx.request(method, f"{url}/_admin/{path}", json=payload, timeout=10)
     response.raise_for_status()
     return response.json()
+
+
+def held(bot: SubmissionBot, key: str) -> list[dict[str, Any]]:
+    """What the simulated portal itself holds with this submission key (its /_admin/submissions)."""
+    return [item for item in admin(bot.base_url, "GET", "submissions")["submissions"] if item["key"] == key]
+
+
+def check_a_second_delivery_finds_the_first(bot: SubmissionBot, submission: Submission) -> None:
+    """Delivering twice sends once: the second delivery finds the first by its key and returns its reference."""
+    first = bot.deliver(submission)
+    second = bot.deliver(submission)
+    assert (first[0], False) == second
+    assert [first[0]] == [item["reference"] for item in held(bot, submission.key)]
+
+
+def check_a_lost_confirmation_is_found_not_sent_again(bot: SubmissionBot, submission: Submission) -> None:
+    """The portal keeps the submission but its confirmation fails: SubmissionUnconfirmed; the next delivery finds
+    it by its key and sends nothing."""
+    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 1.0})
+    with pytest.raises(SubmissionUnconfirmed):
+        bot.deliver(submission)
+    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 0})
+    [stored] = held(bot, submission.key)
+    assert (stored["reference"], False) == bot.deliver(submission)
+    assert 1 == len(held(bot, submission.key))

@@ -13,8 +13,13 @@ from playwright.sync_api import Browser, Route
 from structlog.testing import capture_logs
 
 from bots.isr_portal import IsrResponder
-from bots.submission import PartnerRejected, Submission, SubmissionUnconfirmed, submission_key
-from tests.bots.conftest import admin, serving
+from bots.submission import PartnerRejected, Submission, submission_key
+from tests.bots.conftest import (
+    admin,
+    check_a_lost_confirmation_is_found_not_sent_again,
+    check_a_second_delivery_finds_the_first,
+    serving,
+)
 from tests.factories import raw_incident
 from vhub import redaction
 from vhub.browser import BrowserSession
@@ -114,23 +119,12 @@ def test_response_lands_once_with_the_reviewed_text(bot: IsrResponder) -> None:
 
 def test_delivering_twice_submits_once(bot: IsrResponder) -> None:
     """A second delivery finds the first response on the request page by its key: one response, one reference."""
-    submission = _response(bot)
-    first = bot.deliver(submission)
-    second = bot.deliver(submission)
-    assert (first[0], False) == second
-    assert [first[0]] == [item["partner_reference"] for item in _held(bot, submission.key)]
+    check_a_second_delivery_finds_the_first(bot, _response(bot))
 
 
 def test_lost_confirmation_is_unconfirmed_then_found(bot: IsrResponder) -> None:
     """When the portal keeps the response but its confirmation fails, the next delivery finds it, sending nothing."""
-    submission = _response(bot)
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 1.0})
-    with pytest.raises(SubmissionUnconfirmed):
-        bot.deliver(submission)
-    [held] = _held(bot, submission.key)
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 0})
-    assert (held["partner_reference"], False) == bot.deliver(submission)
-    assert 1 == len(_held(bot, submission.key))
+    check_a_lost_confirmation_is_found_not_sent_again(bot, _response(bot))
 
 
 def test_blank_response_is_rejected_in_the_portals_words(bot: IsrResponder) -> None:

@@ -12,8 +12,14 @@ import pytest
 from playwright.sync_api import Browser, Route
 
 from bots.marac_portal import MaracPortalBot
-from bots.submission import PartnerRejected, Submission, SubmissionUnconfirmed, submission_key
-from tests.bots.conftest import admin, serving
+from bots.submission import PartnerRejected, Submission, submission_key
+from tests.bots.conftest import (
+    admin,
+    check_a_lost_confirmation_is_found_not_sent_again,
+    check_a_second_delivery_finds_the_first,
+    held,
+    serving,
+)
 from tests.factories import raw_incident
 from vhub.browser import BrowserSession
 from vhub.drafting import load_drafting_config, render_draft
@@ -88,16 +94,12 @@ def _referral(**victim: Any) -> Submission:
     )
 
 
-def _held(bot: MaracPortalBot, key: str) -> list[dict[str, Any]]:
-    return [item for item in admin(bot.base_url, "GET", "submissions")["submissions"] if item["key"] == key]
-
-
 def test_referral_lands_with_every_field(bot: MaracPortalBot) -> None:
     """A referral reaches the victim's area's MARAC once, every field as drafted, with its MARAC reference."""
     shrewsbury = {"line1": "7 Abbey Foregate", "town": "Shrewsbury", "postcode": "SY2 6AE"}
     submission = _referral(address=shrewsbury)
     reference, submitted = bot.deliver(submission)
-    [held] = _held(bot, submission.key)
+    [stored] = held(bot, submission.key)
     expected = {
         "marac": "shropshire",
         "police_reference": "OCC/26/000101",
@@ -129,31 +131,20 @@ def test_referral_lands_with_every_field(bot: MaracPortalBot) -> None:
         "additional_information": "",
         "referrer_reference": submission.key,
     }
-    assert (held["reference"], True) == (reference, submitted)
+    assert (stored["reference"], True) == (reference, submitted)
     assert "Shropshire MARAC" == submission.recipient["name"]
-    assert expected == held["fields"]
+    assert expected == stored["fields"]
     assert any("14 yes answers" in reason for reason in submission.payload["reasons"])
 
 
 def test_delivering_twice_submits_once(bot: MaracPortalBot) -> None:
     """A second delivery finds the first referral by its key: one referral, the same reference."""
-    submission = _referral()
-    first = bot.deliver(submission)
-    second = bot.deliver(submission)
-    assert (first[0], False) == second
-    assert [first[0]] == [item["reference"] for item in _held(bot, submission.key)]
+    check_a_second_delivery_finds_the_first(bot, _referral())
 
 
 def test_lost_confirmation_is_unconfirmed_then_found(bot: MaracPortalBot) -> None:
     """When the portal keeps the referral but its confirmation fails, the next delivery finds it, sending nothing."""
-    submission = _referral()
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 1.0})
-    with pytest.raises(SubmissionUnconfirmed):
-        bot.deliver(submission)
-    [held] = _held(bot, submission.key)
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 0})
-    assert (held["reference"], False) == bot.deliver(submission)
-    assert 1 == len(_held(bot, submission.key))
+    check_a_lost_confirmation_is_found_not_sent_again(bot, _referral())
 
 
 def test_victim_under_16_is_rejected_in_the_portals_words(bot: MaracPortalBot) -> None:
@@ -165,7 +156,7 @@ def test_victim_under_16_is_rejected_in_the_portals_words(bot: MaracPortalBot) -
     with pytest.raises(PartnerRejected) as caught:
         bot.deliver(refused)
     assert "MARAC takes victims aged 16 or over." == caught.value.partner_message
-    assert [] == _held(bot, submission.key)
+    assert [] == held(bot, submission.key)
 
 
 def test_session_expired_mid_form_still_sends_once(bot: MaracPortalBot) -> None:
@@ -183,7 +174,7 @@ def test_session_expired_mid_form_still_sends_once(bot: MaracPortalBot) -> None:
     reference, submitted = bot.deliver(submission)
     assert 1 == len(expired)
     assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
-    assert ([reference], True) == ([item["reference"] for item in _held(bot, submission.key)], submitted)
+    assert ([reference], True) == ([item["reference"] for item in held(bot, submission.key)], submitted)
 
 
 def test_variant_layout_raises_selector_drift(bot: MaracPortalBot) -> None:
@@ -193,4 +184,4 @@ def test_variant_layout_raises_selector_drift(bot: MaracPortalBot) -> None:
     with pytest.raises(SelectorDrift) as caught:
         bot.deliver(submission)
     assert ("marac_portal", "sign_in", "username") == (caught.value.system, caught.value.page, caught.value.locator)
-    assert [] == _held(bot, submission.key)
+    assert [] == held(bot, submission.key)

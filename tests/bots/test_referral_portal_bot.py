@@ -23,8 +23,12 @@ from structlog.testing import capture_logs
 from bots.locators import PageLocators, load
 from bots.referral_portal import ReferralPortalBot, bot_for, load_route
 from bots.referral_portal.route import check_route
-from bots.submission import PartnerRejected, Submission, SubmissionUnconfirmed, submission_key
-from tests.bots.conftest import admin
+from bots.submission import PartnerRejected, Submission, submission_key
+from tests.bots.conftest import (
+    admin,
+    check_a_lost_confirmation_is_found_not_sent_again,
+    held,
+)
 from tests.factories import raw_incident
 from vhub import redaction
 from vhub.browser import BrowserSession
@@ -169,11 +173,6 @@ def bot(settings: Settings, browser: Browser, authority: str, portals: dict[str,
     admin(portals[authority], "POST", "expire-sessions-at", {"checkpoint": None})
 
 
-def held(bot: ReferralPortalBot, key: str) -> list[dict[str, Any]]:
-    """What the portal itself holds with this submission key."""
-    return [item for item in admin(bot.base_url, "GET", "submissions")["submissions"] if item["key"] == key]
-
-
 # -- tests ---------------------------------------------------------------------------------------------------------
 
 
@@ -195,15 +194,7 @@ def test_a_referral_lands_once_with_every_field_as_drafted(bot: ReferralPortalBo
 @slow
 def test_a_lost_confirmation_is_found_by_its_key_not_sent_again(bot: ReferralPortalBot, authority: str) -> None:
     """A 502 after the final submit is SubmissionUnconfirmed; the next delivery returns the stored reference."""
-    submission = referral(authority)
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 1.0})
-    with pytest.raises(SubmissionUnconfirmed):
-        bot.deliver(submission)
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 0})
-    stored = held(bot, submission.key)
-    assert 1 == len(stored)
-    assert (stored[0]["reference"], False) == bot.deliver(submission)
-    assert 1 == len(held(bot, submission.key))
+    check_a_lost_confirmation_is_found_not_sent_again(bot, referral(authority))
 
 
 @browser_test

@@ -13,8 +13,14 @@ from playwright.sync_api import Browser, Route
 from structlog.testing import capture_logs
 
 from bots.school_portal import SchoolPortalBot
-from bots.submission import PartnerRejected, Submission, SubmissionUnconfirmed, submission_key
-from tests.bots.conftest import admin, serving
+from bots.submission import PartnerRejected, Submission, submission_key
+from tests.bots.conftest import (
+    admin,
+    check_a_lost_confirmation_is_found_not_sent_again,
+    check_a_second_delivery_finds_the_first,
+    held,
+    serving,
+)
 from tests.factories import raw_incident
 from vhub import redaction
 from vhub.browser import BrowserSession
@@ -89,15 +95,11 @@ def _minimised_notice() -> Submission:
     return _submission(_encompass_draft({"school": "Ercall Wood Academy", "date_of_birth": "04/11/2011"}))
 
 
-def _held(bot: SchoolPortalBot, key: str) -> list[dict[str, Any]]:
-    return [item for item in admin(bot.base_url, "GET", "submissions")["submissions"] if item["key"] == key]
-
-
 def test_full_notice_lands_with_every_field(bot: SchoolPortalBot) -> None:
     """A full notice reaches the school's DSL once, every field as drafted, and its ENC reference is returned."""
     submission = _full_notice()
     reference, submitted = bot.deliver(submission)
-    [held] = _held(bot, submission.key)
+    [stored] = held(bot, submission.key)
     expected = {
         "recipient_id": "914201",
         "recipient": "Brookfield Primary School",
@@ -117,8 +119,8 @@ def test_full_notice_lands_with_every_field(bot: SchoolPortalBot) -> None:
         "circumstances": submission.payload["circumstances"],
         "sender_reference": submission.key,
     }
-    assert (held["reference"], True) == (reference, submitted)
-    assert expected == held["fields"]
+    assert (stored["reference"], True) == (reference, submitted)
+    assert expected == stored["fields"]
     assert reference.startswith("ENC-")
 
 
@@ -126,7 +128,7 @@ def test_minimised_notice_lands_with_only_the_minimised_fields(bot: SchoolPortal
     """A minimised notice carries the child, the date and time, presence and the welfare check, nothing more."""
     submission = _minimised_notice()
     reference, _ = bot.deliver(submission)
-    [held] = _held(bot, submission.key)
+    [stored] = held(bot, submission.key)
     expected = {
         "recipient_id": "927505",
         "recipient": "Ercall Wood Academy",
@@ -141,8 +143,8 @@ def test_minimised_notice_lands_with_only_the_minimised_fields(bot: SchoolPortal
         "welfare_check": "made",
         "sender_reference": submission.key,
     }
-    assert held["reference"] == reference
-    assert expected == held["fields"]
+    assert stored["reference"] == reference
+    assert expected == stored["fields"]
 
 
 def test_home_educated_child_notice_goes_to_the_authority_team(bot: SchoolPortalBot) -> None:
@@ -152,7 +154,7 @@ def test_home_educated_child_notice_goes_to_the_authority_team(bot: SchoolPortal
     submission = _submission(_encompass_draft(child, location=telford))
     assert "local_authority_education" == submission.recipient["kind"]
     reference, _ = bot.deliver(submission)
-    [held] = _held(bot, submission.key)
+    [stored] = held(bot, submission.key)
     expected = {
         "recipient_id": "EHE-telford_wrekin",
         "recipient": "Telford & Wrekin Elective Home Education Team",
@@ -167,29 +169,18 @@ def test_home_educated_child_notice_goes_to_the_authority_team(bot: SchoolPortal
         "welfare_check": "made",
         "sender_reference": submission.key,
     }
-    assert held["reference"] == reference
-    assert expected == held["fields"]
+    assert stored["reference"] == reference
+    assert expected == stored["fields"]
 
 
 def test_delivering_twice_submits_once(bot: SchoolPortalBot) -> None:
     """A second delivery finds the first notice by its key: one notice, the same reference."""
-    submission = _minimised_notice()
-    first = bot.deliver(submission)
-    second = bot.deliver(submission)
-    assert (first[0], False) == second
-    assert [first[0]] == [item["reference"] for item in _held(bot, submission.key)]
+    check_a_second_delivery_finds_the_first(bot, _minimised_notice())
 
 
 def test_lost_confirmation_is_unconfirmed_then_found(bot: SchoolPortalBot) -> None:
     """When the portal keeps the notice but its confirmation fails, the next delivery finds it, sending nothing."""
-    submission = _full_notice()
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 1.0})
-    with pytest.raises(SubmissionUnconfirmed):
-        bot.deliver(submission)
-    [held] = _held(bot, submission.key)
-    admin(bot.base_url, "POST", "faults", {"confirmation_failure_rate": 0})
-    assert (held["reference"], False) == bot.deliver(submission)
-    assert 1 == len(_held(bot, submission.key))
+    check_a_lost_confirmation_is_found_not_sent_again(bot, _full_notice())
 
 
 def test_full_notice_to_a_minimised_area_is_rejected_in_the_portals_words(bot: SchoolPortalBot) -> None:
@@ -200,7 +191,7 @@ def test_full_notice_to_a_minimised_area_is_rejected_in_the_portals_words(bot: S
     with pytest.raises(PartnerRejected) as caught:
         bot.deliver(refused)
     assert "This school's area only accepts minimised notices." == caught.value.partner_message
-    assert [] == _held(bot, submission.key)
+    assert [] == held(bot, submission.key)
 
 
 def test_a_value_the_portal_refuses_is_rejected_with_its_message(bot: SchoolPortalBot) -> None:
@@ -210,7 +201,7 @@ def test_a_value_the_portal_refuses_is_rejected_with_its_message(bot: SchoolPort
     with pytest.raises(PartnerRejected) as caught:
         bot.deliver(Submission(**{**submission.__dict__, "payload": payload}))
     assert "The child's date of birth cannot be in the future." == caught.value.partner_message
-    assert [] == _held(bot, submission.key)
+    assert [] == held(bot, submission.key)
 
 
 def test_session_expired_mid_form_still_sends_once(bot: SchoolPortalBot) -> None:
@@ -228,7 +219,7 @@ def test_session_expired_mid_form_still_sends_once(bot: SchoolPortalBot) -> None
     reference, submitted = bot.deliver(submission)
     assert 1 == len(expired)
     assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
-    assert ([reference], True) == ([item["reference"] for item in _held(bot, submission.key)], submitted)
+    assert ([reference], True) == ([item["reference"] for item in held(bot, submission.key)], submitted)
 
 
 def test_read_receipt_is_read_from_sent_notices(bot: SchoolPortalBot) -> None:
@@ -257,4 +248,4 @@ def test_variant_layout_raises_selector_drift(bot: SchoolPortalBot) -> None:
     with pytest.raises(SelectorDrift) as caught:
         bot.deliver(submission)
     assert ("school_portal", "sign_in", "username") == (caught.value.system, caught.value.page, caught.value.locator)
-    assert [] == _held(bot, submission.key)
+    assert [] == held(bot, submission.key)

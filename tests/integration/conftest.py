@@ -122,6 +122,7 @@ def every(interval_s: float, action: Callable[[], Any]) -> Iterator[None]:
 
 
 SEED, COUNT = 11, 100
+ISR_REQUESTS = 8  # each subject is also searched for in the records system: enough for traces and no-traces
 PLANTED_MALFORMED = {
     **raw_incident(reference="OCC/26/990001", system_id=9001),
     "people": [{**raw_incident()["people"][2], "date_of_birth": "31/02/2016"}],
@@ -135,7 +136,8 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ru
     ISR portal's open requests read, looked up and answered in drafts."""
     tmp = tmp_path_factory.mktemp("synthetic")
     extra = write_extra(tmp / "extra.json", [PLANTED_MALFORMED])
-    with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra) as stack:
+    env = {"VHUB_FIXTURES_ISR_REQUESTS": str(ISR_REQUESTS)}
+    with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra, env=env) as stack:
         stack.activate()
         start_isr_scan()
         run = stack.scan()

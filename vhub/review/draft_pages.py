@@ -25,7 +25,7 @@ from vhub.review.queue import STATUSES, TYPES, options, queue_page, time_left
 from vhub.review.web import Web, page
 from vhub.store.drafts import load_triage
 from vhub.store.incidents import to_model
-from vhub.store.tables import DecisionRow, DraftRow, IncidentRow, IsrRequestRow, UserRow, utcnow
+from vhub.store.tables import DecisionRow, DraftRow, IncidentRow, IsrRequestRow, SubmissionRow, UserRow, utcnow
 
 DONE = {
     "approved": "Approved: the submission is queued.",
@@ -62,6 +62,9 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
             {"decision": d.decision, "who": names.get(d.user_id, "?"), "at": d.at, "reason": d.reason}
             for d in session.scalars(select(DecisionRow).where(DecisionRow.draft_id == row.id).order_by(DecisionRow.id))
         ]
+        submission = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == row.id)).first()
+        if submission is not None:
+            session.expunge(submission)
     left, state = time_left(draft.deadline, now)
     claimed = draft.claimed_by if draft.claimed_until and draft.claimed_until > now else None
     return {
@@ -70,6 +73,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
         "triage": triage,
         "request_info": request_info,
         "decisions": decisions,
+        "submission": submission,
         "time_left": left,
         "state": state,
         "claimed_by": names.get(claimed) if claimed else None,

@@ -45,6 +45,15 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
+def _evidence(web: Web, submission: SubmissionRow | None) -> list[str]:
+    """The evidence folders the bot kept for this draft's submission (named by job and submission key: screenshot,
+    page and Playwright trace of a failure, or the confirmation when successes are kept), newest first."""
+    if submission is None:
+        return []
+    folder = web.settings.evidence_dir / submission.portal
+    return sorted((str(path) for path in folder.glob(f"*-{submission.key}") if path.is_dir()), reverse=True)
+
+
 def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
     """Everything the draft page shows beside the draft: the source's facts, triage, history."""
     now = utcnow()
@@ -74,6 +83,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
         "request_info": request_info,
         "decisions": decisions,
         "submission": submission,
+        "evidence": _evidence(web, submission),
         "time_left": left,
         "state": state,
         "claimed_by": names.get(claimed) if claimed else None,

@@ -270,7 +270,11 @@ class FormPage(PortalPage):
         try:
             frame = self.element(name).element_handle().content_frame()
             if frame is not None:
-                frame.wait_for_load_state("domcontentloaded")
+                # The iframe's own load hides its HTTP status (a 503 page in it would look like drift later):
+                # the frame's page is opened again from the frame, so the answer is checked like any other.
+                check_response(frame.goto(frame.url, wait_until="domcontentloaded"), system=self.system_name)
+        except PlaywrightTimeoutError:
+            raise SystemUnavailable(f"The {self.system_name} frame did not answer in time.") from None
         except PlaywrightError as error:
             raise SystemUnavailable(
                 f"The {self.system_name} frame could not be opened ({_first_line(error)})."

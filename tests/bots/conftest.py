@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Route
 
 from bots.submission import Submission, SubmissionBot, SubmissionUnconfirmed
 from vhub.runtime import free_port, wait_for_http
@@ -72,3 +73,23 @@ def check_a_lost_confirmation_is_found_not_sent_again(bot: SubmissionBot, submis
     [stored] = held(bot, submission.key)
     assert (stored["reference"], False) == bot.deliver(submission)
     assert 1 == len(held(bot, submission.key))
+
+
+def check_a_session_ended_before_the_post_still_sends_once(
+    bot: SubmissionBot, submission: Submission, post_url: str
+) -> None:
+    """Every session ends just as the first form is posted to ``post_url`` (a glob): the bot signs in again,
+    searches for its key and sends a fresh form, once."""
+    expired: list[int] = []
+
+    def expire_first_post(route: Route) -> None:
+        if route.request.method == "POST" and not expired:
+            expired.append(admin(bot.base_url, "POST", "expire-sessions")["expired"])
+        route.continue_()
+
+    bot.session.page.route(post_url, expire_first_post)
+    before = admin(bot.base_url, "GET", "stats")["session_expiries"]
+    reference, submitted = bot.deliver(submission)
+    assert 1 == len(expired)
+    assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
+    assert ([reference], True) == ([item["reference"] for item in held(bot, submission.key)], submitted)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser
 from structlog.testing import capture_logs
 
 from bots.isr_portal import IsrResponder
@@ -18,6 +18,7 @@ from tests.bots.conftest import (
     admin,
     check_a_lost_confirmation_is_found_not_sent_again,
     check_a_second_delivery_finds_the_first,
+    check_a_session_ended_before_the_post_still_sends_once,
     serving,
 )
 from tests.factories import raw_incident
@@ -138,20 +139,7 @@ def test_blank_response_is_rejected_in_the_portals_words(bot: IsrResponder) -> N
 
 def test_session_expired_mid_form_still_sends_once(bot: IsrResponder) -> None:
     """Sessions ended just before the response is posted: the bot signs in, reads the request, sends once."""
-    submission = _response(bot)
-    expired: list[int] = []
-
-    def expire_first_post(route: Route) -> None:
-        if route.request.method == "POST" and not expired:
-            expired.append(admin(bot.base_url, "POST", "expire-sessions")["expired"])
-        route.continue_()
-
-    bot.session.page.route("**/requests/*/response", expire_first_post)
-    before = admin(bot.base_url, "GET", "stats")["session_expiries"]
-    reference, submitted = bot.deliver(submission)
-    assert 1 == len(expired)
-    assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
-    assert ([reference], True) == ([item["partner_reference"] for item in _held(bot, submission.key)], submitted)
+    check_a_session_ended_before_the_post_still_sends_once(bot, _response(bot), "**/requests/*/response")
 
 
 def test_subjects_are_remembered_and_never_logged(bot: IsrResponder) -> None:

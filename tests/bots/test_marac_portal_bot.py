@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser
 
 from bots.marac_portal import MaracPortalBot
 from bots.submission import PartnerRejected, Submission, submission_key
@@ -17,6 +17,7 @@ from tests.bots.conftest import (
     admin,
     check_a_lost_confirmation_is_found_not_sent_again,
     check_a_second_delivery_finds_the_first,
+    check_a_session_ended_before_the_post_still_sends_once,
     held,
     serving,
 )
@@ -161,20 +162,7 @@ def test_victim_under_16_is_rejected_in_the_portals_words(bot: MaracPortalBot) -
 
 def test_session_expired_mid_form_still_sends_once(bot: MaracPortalBot) -> None:
     """Sessions ended just before the referral is posted: the bot signs in, searches, sends a fresh form once."""
-    submission = _referral()
-    expired: list[int] = []
-
-    def expire_first_post(route: Route) -> None:
-        if route.request.method == "POST" and not expired:
-            expired.append(admin(bot.base_url, "POST", "expire-sessions")["expired"])
-        route.continue_()
-
-    bot.session.page.route("**/referrals/new", expire_first_post)
-    before = admin(bot.base_url, "GET", "stats")["session_expiries"]
-    reference, submitted = bot.deliver(submission)
-    assert 1 == len(expired)
-    assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
-    assert ([reference], True) == ([item["reference"] for item in held(bot, submission.key)], submitted)
+    check_a_session_ended_before_the_post_still_sends_once(bot, _referral(), "**/referrals/new")
 
 
 def test_variant_layout_raises_selector_drift(bot: MaracPortalBot) -> None:

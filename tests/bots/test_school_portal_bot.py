@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser
 from structlog.testing import capture_logs
 
 from bots.school_portal import SchoolPortalBot
@@ -18,6 +18,7 @@ from tests.bots.conftest import (
     admin,
     check_a_lost_confirmation_is_found_not_sent_again,
     check_a_second_delivery_finds_the_first,
+    check_a_session_ended_before_the_post_still_sends_once,
     held,
     serving,
 )
@@ -206,20 +207,7 @@ def test_a_value_the_portal_refuses_is_rejected_with_its_message(bot: SchoolPort
 
 def test_session_expired_mid_form_still_sends_once(bot: SchoolPortalBot) -> None:
     """Sessions ended just before the notice is posted: the bot signs in, searches, sends a fresh form once."""
-    submission = _minimised_notice()
-    expired: list[int] = []
-
-    def expire_first_post(route: Route) -> None:
-        if route.request.method == "POST" and not expired:
-            expired.append(admin(bot.base_url, "POST", "expire-sessions")["expired"])
-        route.continue_()
-
-    bot.session.page.route("**/recipients/*/notice", expire_first_post)
-    before = admin(bot.base_url, "GET", "stats")["session_expiries"]
-    reference, submitted = bot.deliver(submission)
-    assert 1 == len(expired)
-    assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
-    assert ([reference], True) == ([item["reference"] for item in held(bot, submission.key)], submitted)
+    check_a_session_ended_before_the_post_still_sends_once(bot, _minimised_notice(), "**/recipients/*/notice")
 
 
 def test_read_receipt_is_read_from_sent_notices(bot: SchoolPortalBot) -> None:

@@ -26,10 +26,10 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/login"): (401, 303, 303, 403),
     ("POST", "/logout"): (401, 303, 303, 401),
     ("GET", "/queue"): (303, 200, 200, 303),
-    ("GET", "/drafts/{draft_id:int}"): (303, 200, 200, 303),
-    ("POST", "/drafts/{draft_id:int}/decide"): (401, 303, 303, 401),
-    ("GET", "/data-quality/{item_id:int}"): (303, 200, 200, 303),
-    ("POST", "/data-quality/{item_id:int}/resolve"): (401, 303, 303, 401),
+    ("GET", "/drafts/{draft_id:id}"): (303, 200, 200, 303),
+    ("POST", "/drafts/{draft_id:id}/decide"): (401, 303, 303, 401),
+    ("GET", "/data-quality/{item_id:id}"): (303, 200, 200, 303),
+    ("POST", "/data-quality/{item_id:id}/resolve"): (401, 303, 303, 401),
     ("GET", "/dashboard"): (303, 200, 200, 303),
     ("GET", "/dashboard/data"): (303, 200, 200, 303),
     ("GET", "/dashboard/fragment"): (303, 200, 200, 303),
@@ -51,8 +51,8 @@ CASES = [
 # What each POST sends besides the CSRF token: a real, harmless request of its kind.
 BODIES = {
     "/logout": {},
-    "/drafts/{draft_id:int}/decide": {"action": "save", "row_version": "1"},
-    "/data-quality/{item_id:int}/resolve": {"action": "dismiss", "note": "Checked with the records team."},
+    "/drafts/{draft_id:id}/decide": {"action": "save", "row_version": "1"},
+    "/data-quality/{item_id:id}/resolve": {"action": "dismiss", "note": "Checked with the records team."},
     "/admin/users": {
         "username": "new.reviewer",
         "display_name": "New Reviewer",

@@ -11,17 +11,22 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vhub import context
 from vhub.context import AppContext
 from vhub.review import admin_pages, audit_pages, auth_pages, dashboard_pages, data_quality_pages, draft_pages
-from vhub.review.web import SecurityHeaders, Web
+from vhub.review.web import SecurityHeaders, Web, security_headers
 from vhub.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The answer to a failure when even the page template cannot be rendered.
+PLAIN_ERROR = (
+    '<!doctype html><html lang="en-GB"><title>Something went wrong</title><h1>Something went wrong</h1>'
+    "<p>The review app hit a problem. Go back and try again; if it happens again, tell an administrator.</p></html>"
+)
 
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> Starlette:
@@ -33,6 +38,22 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return web.message(request, 404, "Not found", "There is nothing at this address. Go back to the queue.")
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        """A plain page that says nothing of the exception (the server logs it). Starlette sends this answer
+        from outside every middleware, so the security headers are added here."""
+        try:
+            response: Response = web.message(
+                request,
+                500,
+                "Something went wrong",
+                "The review app hit a problem, and what you were doing may not have been saved. Go back and try "
+                "again; if it happens again, tell an administrator the time it happened.",
+            )
+        except Exception:  # the template itself may be what failed
+            response = HTMLResponse(PLAIN_ERROR, status_code=500)
+        response.headers.update(security_headers(request.url.path))
+        return response
+
     routes = [
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -43,4 +64,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> Starlette:
         *audit_pages.routes(web),
         *admin_pages.routes(web),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], exception_handlers={404: not_found})
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={404: not_found, Exception: server_error},
+    )

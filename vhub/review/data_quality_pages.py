@@ -149,8 +149,8 @@ def routes(web: Web) -> list[Route]:
         return RedirectResponse("/queue?done=corrected", status_code=303)
 
     return [
-        Route("/data-quality/{item_id:int}", page(web, view)),
-        Route("/data-quality/{item_id:int}/resolve", page(web, resolve), methods=["POST"]),
+        Route("/data-quality/{item_id:id}", page(web, view)),
+        Route("/data-quality/{item_id:id}/resolve", page(web, resolve), methods=["POST"]),
     ]
 
 

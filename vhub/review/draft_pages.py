@@ -231,6 +231,6 @@ def routes(web: Web) -> list[Route]:
     return [
         Route("/", home),
         Route("/queue", page(web, queue)),
-        Route("/drafts/{draft_id:int}", page(web, draft)),
-        Route("/drafts/{draft_id:int}/decide", page(web, decide), methods=["POST"]),
+        Route("/drafts/{draft_id:id}", page(web, draft)),
+        Route("/drafts/{draft_id:id}/decide", page(web, decide), methods=["POST"]),
     ]

@@ -1,4 +1,4 @@
-"""The review app's web plumbing: sign-in state, roles, CSRF, security headers, rendering.
+"""The review app's web plumbing: sign-in state, roles, CSRF, security headers, record ids, rendering.
 
 Handlers are plain functions run in a thread (the store is synchronous); ``page(role)`` wraps them: it
 resumes the session from its cookie, sends anonymous visitors to sign in, refuses the wrong role, and
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,8 +34,48 @@ CSP = (
 )
 
 
+def _up_to(bound: int) -> str:
+    """A regex for the decimal numbers 1..bound, written without leading zeros."""
+    digits = str(bound)
+    shorter = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    same_length = [
+        f"{digits[:at]}[{1 if at == 0 else 0}-{int(digit) - 1}][0-9]{{{len(digits) - at - 1}}}"
+        for at, digit in enumerate(digits)
+        if int(digit) - 1 >= (1 if at == 0 else 0)
+    ]
+    return "(?:" + "|".join([*shorter, *same_length, digits]) + ")"
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}`` in a route: a record id, a positive integer that fits the store's signed 64-bit columns.
+    Anything else matches no route, so it is the app's ordinary 404 rather than an overflow in the store."""
+
+    regex = _up_to(2**63 - 1)
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
+def security_headers(path: str) -> dict[str, str]:
+    """No inline script, no framing, no sniffing, no referrer; no caching except of static files."""
+    return {
+        "content-security-policy": CSP,
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+        "cache-control": "public, max-age=3600" if path.startswith("/static/") else "no-store",
+    }
+
+
 class SecurityHeaders:
-    """Headers on every answer: no inline script, no framing, no caching of pages with personal data."""
+    """Adds ``security_headers`` to every answer that passes through the app. Starlette's answer to an
+    unhandled exception is sent from outside every middleware, so the app's 500 handler adds them itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,19 +84,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith("/static/")
+        extra = [(name.encode(), value.encode()) for name, value in security_headers(scope["path"]).items()]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", CSP.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"cache-control", b"public, max-age=3600" if static else b"no-store"),
-                ]
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     review_claim_minutes: float = Field(5, gt=0, description="opening a draft claims it for this long")
     review_lock_after_failures: int = Field(5, ge=1, description="failed sign-ins before an account pauses")
     review_lock_minutes: float = Field(15, gt=0, description="how long an account pauses after those failures")
+    review_address_lock_after_failures: int = Field(
+        20,
+        ge=1,
+        description="failed sign-ins from one client address, whatever the names, within review_lock_minutes "
+        "before sign-ins from that address pause for review_lock_minutes",
+    )
     review_second_approver_for_red: bool = Field(True, description="red-risk drafts need two different approvers")
     review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
 

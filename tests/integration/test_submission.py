@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_submission_still_delivers_once(stack: RunningStack)
     with stack.ctx.db.session() as session:
         draft = session.scalars(select(DraftRow).where(DraftRow.status == "held_back")).one()
         draft.status, draft_id, row_version = "awaiting_review", draft.id, draft.row_version
-        user = add_user(session, "kill.test", "kill-test-password", "reviewer")
+        user = add_user(session, "kill.test", "synthetic-worker-restart-pass", "reviewer")
     with stack.ctx.db.session() as session:
         approve(session, draft_id, user, row_version, now=utcnow(), jobs=stack.ctx.jobs, second_approver_for_red=False)
 
@@ -232,7 +232,7 @@ def clone_and_approve(stack: RunningStack, workflow: str, payload: Callable[[dic
         user = (
             User(found.id, found.username, found.display_name, found.role)
             if found
-            else add_user(session, "clone.approver", "clone-approver-password", "reviewer")
+            else add_user(session, "clone.approver", "synthetic-second-approval-pass", "reviewer")
         )
         approve(
             session,

@@ -82,8 +82,9 @@ class ReviewApp:
     ids: dict[str, int]
     clients: list[TestClient] = field(default_factory=list)
 
-    def client(self, base_url: str = "http://testserver") -> TestClient:
-        client = TestClient(self.app, base_url=base_url, follow_redirects=False)
+    def client(self, base_url: str = "http://testserver", address: str = "testclient") -> TestClient:
+        """A client of the app; ``address`` is the client address the app sees."""
+        client = TestClient(self.app, base_url=base_url, follow_redirects=False, client=(address, 50000))
         self.clients.append(client)
         return client
 

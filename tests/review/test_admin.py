@@ -214,6 +214,8 @@ def test_adding_an_account(review_app: ReviewApp, admin: Visitor) -> None:
     [
         ({"password_again": "something-else-entirely"}, "The two passwords differ: type the same one in both boxes."),
         ({"password": "short", "password_again": "short"}, "A password needs at least 12 characters."),
+        ({"password": " " * 12, "password_again": " " * 12}, "A password cannot be blank or only spaces."),
+        ({"password": "password1234", "password_again": "password1234"}, "This is a very common password."),
         ({"username": "sam.reviewer"}, "There is already an account called sam.reviewer; choose another name."),
         ({"username": "a b"}, "A username is 2 to 80 letters, digits, dots, hyphens or underscores"),
         ({"display_name": ""}, "Enter the name people will see, for example Alex Reviewer."),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 
 from tests.review.support import ACCOUNTS, PASSWORD, ReviewApp
-from vhub.review import web
+from vhub.review import auth_pages, web
 from vhub.store.tables import AuditEventRow, DraftRow, UserRow, utcnow
 
 ROLES = ("anonymous", "reviewer", "admin", "disabled")
@@ -23,7 +23,7 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("GET", "/"): (303, 303, 303, 303),
     ("GET", "/healthz"): (200, 200, 200, 200),
     ("GET", "/login"): (200, 200, 200, 200),
-    ("POST", "/login"): (401, 303, 303, 403),
+    ("POST", "/login"): (401, 303, 303, 401),
     ("POST", "/logout"): (401, 303, 303, 401),
     ("GET", "/queue"): (303, 200, 200, 303),
     ("GET", "/drafts/{draft_id:id}"): (303, 200, 200, 303),
@@ -153,16 +153,20 @@ def test_an_idle_session_ends(review_app: ReviewApp, monkeypatch: pytest.MonkeyP
 
 
 def test_repeated_wrong_passwords_pause_the_account(review_app: ReviewApp) -> None:
-    """After review_lock_after_failures wrong passwords even the right one is refused with the paused message."""
+    """After review_lock_after_failures wrong passwords even the right one is refused, and the pause is audited."""
     client = review_app.client()
     username = ACCOUNTS["reviewer"][0]
     attempts = review_app.ctx.settings.review_lock_after_failures
     statuses = [review_app.sign_in(client, username, "wrong-password-123").status_code for _ in range(attempts)]
-    assert [401] * (attempts - 1) + [429] == statuses
+    assert [401] * attempts == statuses
     right = review_app.sign_in(client, username)
-    assert 429 == right.status_code
-    assert "Too many failed attempts: this account is paused for a few minutes." in right.text
+    assert 401 == right.status_code
+    assert auth_pages.REFUSED in right.text
     assert 303 == review_app.client().get("/queue").status_code
+    with review_app.db.session() as session:
+        assert [username] == list(
+            session.scalars(select(AuditEventRow.entity_id).where(AuditEventRow.action == "user.paused"))
+        )
 
 
 def test_every_page_sends_the_security_headers(review_app: ReviewApp) -> None:

@@ -1,14 +1,17 @@
 """Local accounts and signed-in sessions of the review app.
 
-Passwords are argon2 hashes. A sign-in always starts a new session (its token is random, the store keeps
-only its SHA-256), so a session id planted before sign-in is worthless. Sessions end after a period of
-disuse or at sign-out. Repeated failed sign-ins pause the account for a while, whoever tries.
+Passwords are argon2 hashes, checked with no store transaction open, and must not be easy to guess (zxcvbn).
+A sign-in always starts a new session (its token is random, the store keeps only its SHA-256), so a session
+id planted before sign-in is worthless. Sessions end after a period of disuse or at sign-out. Repeated failed
+sign-ins pause the account for a while, whoever tries.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -17,14 +20,22 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from vhub.errors import BusinessError
+from vhub.store import Database
 from vhub.store.audit import record_event
 from vhub.store.tables import UserRow, WebSessionRow, utcnow
 
 ROLES = ("reviewer", "admin")
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
+MIN_PASSWORD_LENGTH = 12
+# zxcvbn's scale runs 0-4; 3 is "safely unguessable" (about 10^10 guesses) and refuses common passwords,
+# keyboard runs, dates and names, including the account's own.
+MIN_PASSWORD_SCORE = 3
+_ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters are judged
+_zxcvbn_lock = threading.Lock()  # zxcvbn keeps the names it is given in a module-level dictionary
 
 
 @dataclass(frozen=True)
@@ -47,13 +58,44 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _letters(text: str) -> str:
+    """Letters and digits only, in one case: how a name is compared with a password."""
+    return re.sub(r"[\W_]+", "", text).casefold()
+
+
+def password_problem(password: str, username: str, display_name: str | None = None) -> str | None:
+    """Why a password would be refused, in words the person choosing it can act on; None if it will do."""
+    if not password.strip():
+        return "A password cannot be blank or only spaces."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+    typed = _letters(password)
+    if (username and username.casefold() in password.casefold()) or any(
+        len(_letters(name)) >= 3 and _letters(name) in typed for name in (username, display_name or "")
+    ):
+        return "A password must not contain the username or the display name, whatever the capitals or punctuation."
+    names = f"{username} {display_name or ''}"
+    words = [word for word in (username, display_name or "", *re.split(r"[\W_]+", names)) if word]
+    with _zxcvbn_lock:
+        verdict = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=words)
+    if verdict["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = verdict["feedback"]
+    advice = " ".join(part for part in (feedback["warning"], *feedback["suggestions"]) if part)
+    return (
+        "That password would be easy to guess: common passwords, names, dates and keyboard patterns are "
+        f"tried first. {advice or 'Use a longer one: three or four unrelated words work well.'}"
+    )
+
+
 def add_user(
     session: Session, username: str, password: str, role: str, display_name: str | None = None, *, actor: str = "cli"
 ) -> User:
     if role not in ROLES:
         raise BusinessError(f"A role is reviewer or admin, not {role!r}.")
-    if len(password) < 12:
-        raise BusinessError("A password needs at least 12 characters.")
+    problem = password_problem(password, username, display_name)
+    if problem is not None:
+        raise BusinessError(problem, code="weak_password")
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise BusinessError(f"There is already an account called {username}; choose another name.")
     row = UserRow(
@@ -97,44 +139,66 @@ def disable_user(session: Session, username: str, *, actor: str = "cli") -> None
 SignInOutcome = Literal["ok", "wrong", "paused", "disabled"]
 
 
-def authenticate(
-    session: Session, username: str, password: str, *, now: datetime, lock_after: int, lock_minutes: float
-) -> tuple[SignInOutcome, User | None]:
-    """Check a username and password. The same work is done for unknown users, so timing tells nothing."""
-    row = session.scalar(select(UserRow).where(UserRow.username == username))
-    if row is None:
-        try:
-            _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
-        return "wrong", None
-    if row.locked_until is not None and row.locked_until > now:
-        return "paused", None
+def _verify(stored_hash: str, password: str) -> bool:
     try:
-        _hasher.verify(row.password_hash, password)
+        return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
-        row.failed_sign_ins += 1
-        if row.failed_sign_ins >= lock_after:
-            row.locked_until = now + timedelta(minutes=lock_minutes)
-            row.failed_sign_ins = 0
-            record_event(
-                session,
-                actor=username,
-                action="user.paused",
-                entity_type="user",
-                entity_id=username,
-                after={"until": row.locked_until.isoformat()},
-            )
+        return False
+
+
+def authenticate(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    lock_after: int,
+    lock_minutes: float,
+    refuse: bool = False,
+) -> tuple[SignInOutcome, User | None]:
+    """Check a username and password. argon2 takes a noticeable moment, so it runs with no transaction open
+    (every store transaction holds SQLite's write lock): read the account, verify, then record the outcome.
+    Every attempt verifies exactly one hash, a stand-in when the name is unknown, so timing tells nothing.
+    ``refuse``: the client's address is paused; the attempt fails whatever the password and counts against
+    no account."""
+    with db.session() as session:
+        found = session.execute(select(UserRow.id, UserRow.password_hash).where(UserRow.username == username)).first()
+    stored_hash = found.password_hash if found is not None else _DUMMY_HASH
+    matches = _verify(stored_hash, password)
+    if found is None or refuse:
+        return ("paused" if refuse else "wrong"), None
+    new_hash = _hasher.hash(password) if matches and _hasher.check_needs_rehash(stored_hash) else None
+    with db.session() as session:
+        row = session.get_one(UserRow, found.id, with_for_update=True)
+        if row.locked_until is not None and row.locked_until > now:
             return "paused", None
-        return "wrong", None
-    if row.disabled:
-        return "disabled", None
+        if row.disabled:
+            return "disabled", None
+        if not matches or row.password_hash != stored_hash:  # wrong, or changed while it was being checked
+            return _failed(session, row, now=now, lock_after=lock_after, lock_minutes=lock_minutes), None
+        row.failed_sign_ins = 0
+        row.locked_until = None
+        row.last_sign_in_at = now
+        if new_hash is not None:
+            row.password_hash = new_hash
+        return "ok", _user(row)
+
+
+def _failed(session: Session, row: UserRow, *, now: datetime, lock_after: int, lock_minutes: float) -> SignInOutcome:
+    row.failed_sign_ins += 1
+    if row.failed_sign_ins < lock_after:
+        return "wrong"
+    row.locked_until = now + timedelta(minutes=lock_minutes)
     row.failed_sign_ins = 0
-    row.locked_until = None
-    row.last_sign_in_at = now
-    if _hasher.check_needs_rehash(row.password_hash):
-        row.password_hash = _hasher.hash(password)
-    return "ok", _user(row)
+    record_event(
+        session,
+        actor=row.username,
+        action="user.paused",
+        entity_type="user",
+        entity_id=row.username,
+        after={"until": row.locked_until.isoformat()},
+    )
+    return "paused"
 
 
 def start_session(session: Session, user: User, *, now: datetime) -> tuple[str, str]:

@@ -1,13 +1,16 @@
 """Signing in and out of the review app.
 
 The sign-in form carries a CSRF token bound to a cookie set before sign-in; a successful sign-in always
-starts a new session. A single-sign-on provider (OIDC) would replace ``sign_in`` only: it would call
-``start_session`` for the user its identity token names; roles and everything after stay as they are.
+starts a new session. Every refusal looks the same (an unknown name, a wrong password, a disabled or paused
+account, a paused client address), so the answer never tells whether an account exists. A single-sign-on
+provider (OIDC) would replace ``login`` only: it would call ``start_session`` for the user its identity token
+names; roles and everything after stay as they are.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from starlette.concurrency import run_in_threadpool
@@ -16,16 +19,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from vhub.review.accounts import authenticate, end_session, start_session
+from vhub.review.throttle import AddressThrottle, address_digest
 from vhub.review.web import SESSION_COOKIE, SIGN_IN_COOKIE, Web, page, tokens_match
+from vhub.store.audit import record_event
 from vhub.store.tables import utcnow
 
-MESSAGES = {
-    "wrong": "That username and password do not match an account. Check them and try again.",
-    "paused": "Too many failed attempts: this account is paused for a few minutes. Wait, then try again, or ask "
-    "an administrator.",
-    "disabled": "This account is disabled. Ask an administrator if you still need access.",
-    "expired": "The sign-in form had expired. Please sign in again.",
-}
+REFUSED = (
+    "That name and password do not match an account that can sign in, or sign-in is paused for a while after "
+    "repeated failures. Check them and try again later, or ask an administrator."
+)
+EXPIRED = "The sign-in form had expired. Please sign in again."
 
 
 def _safe_next(target: str | None) -> str:
@@ -53,38 +56,49 @@ def _form(web: Web, request: Request, error: str | None = None, username: str = 
 
 
 def routes(web: Web) -> list[Route]:
+    throttle = AddressThrottle(web.settings.review_address_lock_after_failures, web.settings.review_lock_minutes)
+
     async def login_form(request: Request) -> Response:
         return _form(web, request)
 
     async def login(request: Request) -> Response:
         form = await request.form()
         if not tokens_match(request.cookies.get(SIGN_IN_COOKIE), form.get("csrf_token")):
-            return _form(web, request, MESSAGES["expired"], status=403)
+            return _form(web, request, EXPIRED, status=403)
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
+        address = request.client.host if request.client else ""
 
-        def check() -> tuple[str, str | None]:
+        def check() -> str | None:
             settings, now = web.settings, utcnow()
-            with web.ctx.db.session() as session:
-                outcome, user = authenticate(
-                    session,
-                    username,
-                    password,
-                    now=now,
-                    lock_after=settings.review_lock_after_failures,
-                    lock_minutes=settings.review_lock_minutes,
-                )
-                return outcome, start_session(session, user, now=now)[0] if user is not None else None
-
-        outcome, token = await run_in_threadpool(check)  # argon2 takes a moment: not on the event loop
-        if token is None:
-            return _form(
-                web,
-                request,
-                MESSAGES[outcome],
-                username=username,
-                status=401 if outcome == "wrong" else 429 if outcome == "paused" else 403,
+            address_paused = throttle.paused(address)
+            _, user = authenticate(
+                web.ctx.db,
+                username,
+                password,
+                now=now,
+                lock_after=settings.review_lock_after_failures,
+                lock_minutes=settings.review_lock_minutes,
+                refuse=address_paused,
             )
+            if user is not None:
+                with web.ctx.db.session() as session:
+                    return start_session(session, user, now=now)[0]
+            if not address_paused and throttle.failed(address):
+                with web.ctx.db.session() as session:
+                    record_event(
+                        session,
+                        actor="sign-in",
+                        action="sign_in.address_paused",
+                        entity_type="client_address",
+                        entity_id=address_digest(address),
+                        after={"until": (now + timedelta(seconds=throttle.seconds)).isoformat()},
+                    )
+            return None
+
+        token = await run_in_threadpool(check)  # argon2 takes a moment: not on the event loop
+        if token is None:
+            return _form(web, request, REFUSED, username=username, status=401)
         response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
         web.set_session_cookie(response, token)
         response.delete_cookie(SIGN_IN_COOKIE, path="/login")

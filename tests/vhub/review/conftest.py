@@ -15,15 +15,20 @@ from vhub.store import Database
 from vhub.store.tables import DraftRow
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+PASSWORDS = {  # synthetic, and strong enough for the password rules
+    "alex": "lantern-orbit-maple-71",
+    "sam": "quarry-violet-tundra-48",
+    "admin": "harbour-pixel-ember-93",
+}
 
 
 @pytest.fixture
 def users(db: Database) -> dict[str, User]:
     with db.session() as session:
         return {
-            "alex": add_user(session, "alex", "alex-password-123", "reviewer", "Alex Reviewer"),
-            "sam": add_user(session, "sam", "sam-password-1234", "reviewer", "Sam Reviewer"),
-            "admin": add_user(session, "admin", "admin-password-12", "admin", "Admin"),
+            "alex": add_user(session, "alex", PASSWORDS["alex"], "reviewer", "Alex Reviewer"),
+            "sam": add_user(session, "sam", PASSWORDS["sam"], "reviewer", "Sam Reviewer"),
+            "admin": add_user(session, "admin", PASSWORDS["admin"], "admin", "Admin"),
         }
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.vhub.review.conftest import NOW
+from tests.vhub.review.conftest import NOW, PASSWORDS
 from vhub.errors import BusinessError
 from vhub.review.accounts import User, add_user, authenticate, disable_user, resume_session, start_session
 from vhub.store import Database
@@ -15,22 +15,21 @@ from vhub.store.tables import UserRow, WebSessionRow
 
 
 def sign_in(db: Database, username: str, password: str, now=NOW):  # noqa: ANN001, ANN201
-    with db.session() as session:
-        return authenticate(session, username, password, now=now, lock_after=3, lock_minutes=15)
+    return authenticate(db, username, password, now=now, lock_after=3, lock_minutes=15)
 
 
 def test_passwords_are_stored_as_argon2_hashes(db: Database, users: dict[str, User]) -> None:
     """The store holds an argon2 hash, never the password."""
     with db.session() as session:
         stored = session.scalar(select(UserRow.password_hash).where(UserRow.username == "alex"))
-    assert stored.startswith("$argon2id$") and "alex-password-123" not in stored
+    assert stored.startswith("$argon2id$") and PASSWORDS["alex"] not in stored
 
 
 def test_right_and_wrong_passwords(db: Database, users: dict[str, User]) -> None:
     """The right password signs in; a wrong one and an unknown user are the same answer."""
-    assert "ok" == sign_in(db, "alex", "alex-password-123")[0]
+    assert "ok" == sign_in(db, "alex", PASSWORDS["alex"])[0]
     assert ("wrong", None) == sign_in(db, "alex", "nope-nope-nope")
-    assert ("wrong", None) == sign_in(db, "nobody", "alex-password-123")
+    assert ("wrong", None) == sign_in(db, "nobody", PASSWORDS["alex"])
 
 
 def test_repeated_failures_pause_the_account(db: Database, users: dict[str, User]) -> None:
@@ -38,8 +37,8 @@ def test_repeated_failures_pause_the_account(db: Database, users: dict[str, User
     for _ in range(2):
         assert "wrong" == sign_in(db, "alex", "bad-password-00")[0]
     assert "paused" == sign_in(db, "alex", "bad-password-00")[0]
-    assert "paused" == sign_in(db, "alex", "alex-password-123")[0]
-    assert "ok" == sign_in(db, "alex", "alex-password-123", now=NOW + timedelta(minutes=16))[0]
+    assert "paused" == sign_in(db, "alex", PASSWORDS["alex"])[0]
+    assert "ok" == sign_in(db, "alex", PASSWORDS["alex"], now=NOW + timedelta(minutes=16))[0]
 
 
 def test_disabled_accounts_cannot_sign_in_and_lose_their_sessions(db: Database, users: dict[str, User]) -> None:
@@ -48,7 +47,7 @@ def test_disabled_accounts_cannot_sign_in_and_lose_their_sessions(db: Database, 
         token, _ = start_session(session, users["sam"], now=NOW)
     with db.session() as session:
         disable_user(session, "sam")
-    assert "disabled" == sign_in(db, "sam", "sam-password-1234")[0]
+    assert "disabled" == sign_in(db, "sam", PASSWORDS["sam"])[0]
     with db.session() as session:
         assert None is resume_session(session, token, now=NOW, idle_minutes=30)
 
@@ -75,7 +74,7 @@ def test_only_the_token_hash_is_stored(db: Database, users: dict[str, User]) -> 
 @pytest.mark.parametrize(
     ("username", "password", "role", "message"),
     [
-        ("alex", "another-password-1", "reviewer", "already an account called alex"),
+        ("alex", "another-quiet-lantern-1", "reviewer", "already an account called alex"),
         ("new", "short", "reviewer", "at least 12 characters"),
         ("new", "long-enough-password", "superuser", "reviewer or admin"),
     ],

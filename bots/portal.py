@@ -22,7 +22,7 @@ from bots.web import check_response, navigate, retry_step
 from vhub.browser import BrowserSession, session_for
 from vhub.errors import BusinessError, ConfigurationError, SessionExpired, SystemUnavailable
 from vhub.logs import get_logger
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import ExternalSystem, Settings, env_name
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -122,7 +122,7 @@ class SignInPage(PortalPage):
             if extract(self.page, self.locators, only=["error"])["values"]["error"]:
                 raise ConfigurationError(
                     f"The {self.system_name} refused the bot's username or password. Check "
-                    f"VHUB_{settings_name.upper()}__USERNAME and VHUB_{settings_name.upper()}__PASSWORD."
+                    f"{env_name(settings_name, 'username')} and {env_name(settings_name, 'password')}."
                 )
             raise SessionExpired(f"The {self.system_name} did not accept the sign-in form; trying again.")
 
@@ -136,9 +136,11 @@ class SignedInBot:
     def __init__(self, settings: Settings, session: BrowserSession | None = None) -> None:
         self.settings = settings
         self.base_url = self.external.url.rstrip("/")
-        if not self.base_url:
+        if missing := settings.unconfigured([self.system]):
             raise ConfigurationError(
-                f"VHUB_{self.system.upper()}__URL is not set and no embedded {self.system_name} is running."
+                f"The {self.system_name} is not configured: set {', '.join(missing)} (or run the simulated "
+                "systems with `vhub up --simulate`).",
+                code="not_configured",
             )
         self.session = session or session_for(settings, self.system)
         self.locators = load(self.system)

@@ -32,15 +32,21 @@ def _running_context() -> context.AppContext:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from vhub.runtime import Stack, exit_on_sigterm
+    from vhub.runtime import Simulated, Stack, exit_on_sigterm
 
     settings = _settings()
+    simulators: Simulated | None = None
+    if args.simulate or settings.mode == "simulated":
+        from vhub.simulated import Simulators
+
+        simulators = Simulators()
     settings.ensure_dirs()
     logs.configure(settings, process="up")
-    context.configure(settings).db.migrate()
-    stack = Stack(settings, workers=args.workers, scheduler=not args.no_scheduler, review=True)
+    stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     exit_on_sigterm()
+    context.configure(settings).db.migrate()
     with stack:
+        print(f"Mode:           {stack.settings.mode}" + (" (simulated systems only)" if simulators else ""))
         print(f"Redis:          {stack.redis_url}")
         print(f"Records system: {stack.records_url}")
         print(f"ISR portal:     {stack.isr_url}")
@@ -60,9 +66,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from vhub.portals import require_configured
     from vhub.worker import run_worker
 
     settings = _settings()
+    require_configured(settings)  # a worker started by hand is held to the same rule as `vhub up`
     logs.configure(settings, process="worker")
     context.configure(settings)
     run_worker(settings, burst=args.burst, name=args.name)
@@ -70,9 +78,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
+    from vhub.portals import require_configured
     from vhub.scheduler import run_scheduler
 
     settings = _settings()
+    require_configured(settings)
     logs.configure(settings, process="scheduler")
     context.configure(settings)
     run_scheduler(settings)
@@ -105,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from vhub.demo import DemoOptions, run_demo
+    from vhub.simulated.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         incidents=args.incidents,
@@ -119,21 +129,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_fixtures_serve(args: argparse.Namespace) -> int:
-    from fixtures.host import SYSTEMS, build_apps, serve_all
+    from vhub.simulated.systems import serve
 
-    settings = _settings()
-    apps = build_apps(settings, seed=args.seed, incidents=args.incidents, extra=args.extra)
-    ports = {name: (args.port_base + offset if args.port_base else 0) for offset, name in enumerate(SYSTEMS)}
-    serve_all(
-        apps, host=args.host, ports=ports, ports_file=args.ports_file, on_ready=lambda line: print(line, flush=True)
+    serve(
+        host=args.host,
+        port_base=args.port_base,
+        ports_file=args.ports_file,
+        seed=args.seed,
+        incidents=args.incidents,
+        extra=args.extra,
     )
     return 0
 
 
 def cmd_fixtures_dump(args: argparse.Namespace) -> int:
-    from fixtures.records_system.generator import generate
+    from vhub.simulated.systems import ground_truth_json
 
-    print(generate(args.seed, args.incidents).to_json())
+    print(ground_truth_json(args.seed, args.incidents))
     return 0
 
 
@@ -208,29 +220,23 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
 def cmd_users(args: argparse.Namespace) -> int:
     import getpass
 
-    from vhub.errors import BusinessError
-    from vhub.review.accounts import add_user, disable_user, password_problem
+    from vhub.review.accounts import add_user, disable_user
 
     settings = _settings()
     ctx = context.configure(settings)
     ctx.db.migrate()
-    if args.action == "disable":
-        with ctx.db.session() as session:
-            disable_user(session, args.name)
-        print(f"Account {args.name} is disabled; its sessions have ended.")
-        return 0
-    # Read and judge the password before the store's transaction opens: a person typing must not hold it.
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"Password for {args.name} (12 characters or more, hard to guess): ")
-    problem = password_problem(password, args.name, args.display_name)
-    if problem is not None:
-        raise BusinessError(f"{problem} Nothing was changed.", code="weak_password")
-    if not args.password_stdin and password != getpass.getpass("Again: "):
-        print("The two passwords differ; nothing was changed.", file=sys.stderr)
-        return 2
     with ctx.db.session() as session:
+        if args.action == "disable":
+            disable_user(session, args.name)
+            print(f"Account {args.name} is disabled; its sessions have ended.")
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"Password for {args.name} (12 characters or more): ")
+            if password != getpass.getpass("Again: "):
+                print("The two passwords differ; nothing was changed.", file=sys.stderr)
+                return 2
         add_user(session, args.name, password, args.role, args.display_name)
     print(f"Account {args.name} ({args.role}) added.")
     return 0
@@ -239,17 +245,22 @@ def cmd_users(args: argparse.Namespace) -> int:
 def cmd_selectors_check(args: argparse.Namespace) -> int:
     from bots.check import check_system
     from vhub import browser
-    from vhub.portals import portal_names
+    from vhub.portals import external_systems
     from vhub.runtime import resolve
 
     settings = resolve(_settings())
     logs.configure(settings, process="cli", console=False)
-    systems = [args.portal] if args.portal else ["records_system", "isr_portal", *portal_names()]
+    systems = [args.portal] if args.portal else external_systems()
+    if args.portal and args.portal not in external_systems():
+        raise VhubError(
+            f"There is no system called {args.portal!r}. The systems are: {', '.join(external_systems())}.",
+            code="unknown_system",
+        )
     broken = 0
     try:
         for system in systems:
-            if not settings.external(system).url:
-                print(f"{system}: no URL (start `vhub up`, or set its URL setting)")
+            if missing := settings.unconfigured([system]):
+                print(f"{system}: not configured (set {', '.join(missing)}, or run `vhub up --simulate`)")
                 broken += 1
                 continue
             print(f"{system}:")
@@ -288,7 +299,7 @@ def cmd_portals(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from vhub.bench import bench_read
+    from vhub.simulated.bench import bench_read
 
     settings = _settings()
     settings.ensure_dirs()
@@ -300,8 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vhub", description="Vulnerability Hub bot workers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start Redis, the simulated systems and the workers; Ctrl-C stops all")
+    up = sub.add_parser(
+        "up",
+        help="start Redis, the workers, the scheduler and the review app; Ctrl-C stops all. Live by default: "
+        "every external system's URL and account must be set",
+    )
     up.add_argument("--workers", type=int, default=None, help="number of rq workers (default 2)")
+    up.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the simulated external systems and talk to nothing else (same as VHUB_MODE=simulated)",
+    )
     up.add_argument("--no-scheduler", action="store_true", help="do not run the scheduled scans")
     up.set_defaults(func=cmd_up)
 
@@ -326,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="the whole flow on the embedded stack with synthetic data")
+    demo = sub.add_parser("demo", help="the whole flow on the simulated systems with synthetic data")
     demo.add_argument("--incidents", type=int, default=300)
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--workers", type=int, default=None)

@@ -15,7 +15,7 @@ from typing import Any
 from redis import Redis
 
 from vhub.errors import ConfigurationError
-from vhub.settings import PROJECT_ROOT
+from vhub.settings import PROJECT_ROOT, Settings
 
 PORTALS_FILE = PROJECT_ROOT / "config" / "portals.toml"
 _PAUSED = "vhub:paused-portal:{}"
@@ -53,6 +53,24 @@ def portal_names(path: Path = PORTALS_FILE) -> list[str]:
     names = [entry["portal"] for entry in routes.get("referral", {}).values() if "portal" in entry]
     names += [entry["portal"] for key, entry in routes.items() if key != "referral" and "portal" in entry]
     return sorted(set(names))
+
+
+def external_systems(path: Path = PORTALS_FILE) -> list[str]:
+    """Every external system vhub talks to: the records system, the ISR portal and each routed portal."""
+    return list(dict.fromkeys(["records_system", "isr_portal", *portal_names(path)]))
+
+
+def require_configured(settings: Settings, path: Path = PORTALS_FILE) -> None:
+    """Stop start-up, naming every missing setting, unless each external system has a URL and an account."""
+    missing = settings.unconfigured(external_systems(path))
+    if missing:
+        raise ConfigurationError(
+            f"These settings are not set, so vhub will not start ({settings.mode} mode): {', '.join(missing)}. "
+            "Every system config/portals.toml routes drafts to needs its URL, username and password (in the "
+            "environment or .env). To rehearse on the simulated systems instead, run `vhub demo` or "
+            "`vhub up --simulate`.",
+            code="not_configured",
+        )
 
 
 def pause(connection: Redis, portal: str, reason: str) -> bool:

@@ -1,4 +1,5 @@
-"""The embedded stack: redis-server, the simulated systems and rq workers, started and stopped together.
+"""The embedded stack: redis-server, rq workers (and, on request, the simulated systems), started and stopped
+together.
 
 Every process is a child in its own process group that dies with its parent (PR_SET_PDEATHSIG), so
 Ctrl-C, SIGTERM or a crash of `vhub up` leaves no orphans. The stack's state (pids, ports, URLs) is
@@ -19,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import httpx
 from redis import Redis
@@ -27,8 +28,8 @@ from redis.exceptions import RedisError
 
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
-from vhub.portals import portal_names
-from vhub.settings import PROJECT_ROOT, Settings, redis_server_binary
+from vhub.portals import external_systems, require_configured
+from vhub.settings import OWN_SETTINGS, PROJECT_ROOT, ExternalSystem, Settings, env_name, redis_server_binary
 
 log = get_logger(__name__)
 
@@ -139,46 +140,59 @@ class Child:
             return ""
 
 
+class Simulated(Protocol):
+    """Simulated external systems a stack can start (vhub/simulated/ has the one implementation)."""
+
+    def start(self, stack: Stack) -> dict[str, ExternalSystem]: ...
+
+
 class Stack:
-    """redis-server (unless VHUB_REDIS_URL is set), the simulated systems (unless their URLs are set)
-    and N rq workers, each a child process."""
+    """redis-server (unless VHUB_REDIS_URL is set), N rq workers and optionally the scheduler and the review
+    app, each a child process; the simulated systems too, but only when ``simulators`` are given.
+
+    Live (no simulators): start-up stops unless every external system has its URL and account. Simulated:
+    start-up stops if any external system is configured, so a real URL is never mixed with simulated ones.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
         workers: int | None = None,
-        seed: int | None = None,
-        incidents: int | None = None,
-        extra: Path | None = None,
+        simulators: Simulated | None = None,
         scheduler: bool = False,
         review: bool = False,
     ) -> None:
-        self.settings = settings
+        self.settings = settings.model_copy(update={"mode": "simulated" if simulators else "live"})
         self.worker_count = settings.workers if workers is None else workers
-        self.seed = settings.fixtures_seed if seed is None else seed
-        self.incidents = settings.fixtures_incidents if incidents is None else incidents
-        self.extra = extra
+        self.simulators = simulators
         self.scheduler = scheduler
         self.review = review
         self.review_url = ""
         self.children: list[Child] = []
         self.redis_url = settings.redis_url
-        self.urls: dict[str, str] = {}  # simulated system name -> URL, once they are started
+        self.systems: dict[str, ExternalSystem] = {}  # the simulated systems, once started
         self.state_path = settings.run_dir / STATE_FILE
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> Stack:
+        self._check_mode()
         self.settings.ensure_dirs()
         self.clear_stale()
         try:
             if not self.redis_url:
                 self._start_redis()
-            if needs_simulated_systems(self.settings):
-                self._start_fixtures()
+            if self.simulators is not None:
+                self.systems = self.simulators.start(self)
+                if unsimulated := [name for name in external_systems() if name not in self.systems]:
+                    raise ConfigurationError(
+                        f"config/portals.toml routes drafts to {', '.join(unsimulated)}, which has no simulated "
+                        "system: simulated mode cannot send them anywhere. Run live, or add a simulated portal.",
+                        code="not_simulated",
+                    )
             self._write_state()
             for number in range(1, self.worker_count + 1):
-                self._start_child(
+                self.start_child(
                     f"worker-{number}",
                     [
                         sys.executable,
@@ -190,7 +204,7 @@ class Stack:
                     ],
                 )
             if self.scheduler:
-                self._start_child("scheduler", [sys.executable, "-m", "vhub", "scheduler"])
+                self.start_child("scheduler", [sys.executable, "-m", "vhub", "scheduler"])
             if self.review:
                 self._start_review()
             self._write_state()
@@ -199,28 +213,52 @@ class Stack:
             raise
         return self
 
+    def _check_mode(self) -> None:
+        if self.simulators is None:
+            require_configured(self.settings)
+            return
+        configured = [env_name(name, "url") for name in external_systems() if self.settings.external(name).url]
+        if configured:
+            raise ConfigurationError(
+                f"Simulated mode starts every external system itself, but {', '.join(configured)} "
+                "is set: unset it to rehearse on the simulated systems (`vhub demo`, `vhub up --simulate`), "
+                "or run live.",
+                code="mixed_mode",
+            )
+
     @property
     def records_url(self) -> str:
-        return self.settings.records_system.url or self.urls.get("records_system", "")
+        return self.resolved().records_system.url
 
     @property
     def isr_url(self) -> str:
-        return self.settings.isr_portal.url or self.urls.get("isr_portal", "")
+        return self.resolved().isr_portal.url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Each simulated system's URL, by name (empty when live)."""
+        return {name: system.url for name, system in self.systems.items()}
 
     def resolved(self) -> Settings:
         """The settings with this stack's Redis and simulated systems filled in."""
-        return with_urls(self.settings.model_copy(update={"redis_url": self.redis_url}), self.urls)
+        return with_systems(self.settings.model_copy(update={"redis_url": self.redis_url}), self.systems)
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["VHUB_DATA_DIR"] = str(self.settings.data_path)
         env["VHUB_REDIS_URL"] = self.redis_url
-        for name, url in self.urls.items():
-            env[f"VHUB_{name.upper()}__URL" if name in _OWN_SETTINGS else f"VHUB_PORTALS__{name.upper()}__URL"] = url
+        env["VHUB_MODE"] = self.settings.mode
+        settings = self.resolved()  # children use exactly the systems this stack was checked with
+        for name in dict.fromkeys([*external_systems(), *self.systems]):
+            system = settings.external(name)
+            env[env_name(name, "url")] = system.url
+            env[env_name(name, "username")] = system.username
+            env[env_name(name, "password")] = system.password.get_secret_value()
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _start_child(self, name: str, argv: Sequence[str]) -> Child:
+    def start_child(self, name: str, argv: Sequence[str]) -> Child:
+        """Start one process of the stack (stopped with it)."""
         child = Child(name, list(argv), self.child_env(), self.settings.log_dir / f"{name}.out")
         child.start()
         self.children.append(child)
@@ -252,7 +290,7 @@ class Stack:
             "--pidfile",
             str(self.settings.run_dir / "redis.pid"),
         ]
-        child = self._start_child("redis", argv)
+        child = self.start_child("redis", argv)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         with Redis.from_url(self.redis_url) as client:
             deadline = time.monotonic() + 20
@@ -266,32 +304,6 @@ class Stack:
                     time.sleep(0.05)
         raise ConfigurationError(f"redis-server did not answer within 20 s. Its log says:\n{child.tail()}")
 
-    def _start_fixtures(self) -> None:
-        ports_file = self.settings.run_dir / "fixtures.json"
-        ports_file.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "vhub",
-            "fixtures",
-            "serve",
-            "--port-base",
-            "0",
-            "--ports-file",
-            str(ports_file),
-            "--seed",
-            str(self.seed),
-            "--incidents",
-            str(self.incidents),
-        ]
-        if self.extra:
-            argv += ["--extra", str(self.extra)]
-        child = self._start_child("fixtures", argv)
-        urls = wait_for_ports_file(ports_file, child)
-        self.urls = {name: url for name, url in urls.items() if not self.settings.external(name).url}
-        for url in urls.values():
-            wait_for_http(f"{url}/_admin/health", child)
-
     def _start_review(self) -> None:
         port = self.settings.review_port or free_port()
         if port_in_use(port):
@@ -299,7 +311,7 @@ class Stack:
                 f"Port {port} (VHUB_REVIEW_PORT) is in use by another program. Stop it, or set VHUB_REVIEW_PORT "
                 "to another port (0 = any free port)."
             )
-        child = self._start_child("review", [sys.executable, "-m", "vhub", "review", "serve", "--port", str(port)])
+        child = self.start_child("review", [sys.executable, "-m", "vhub", "review", "serve", "--port", str(port)])
         self.review_url = f"http://{self.settings.review_host}:{port}"
         wait_for_http(f"{self.review_url}/healthz", child)
 
@@ -337,7 +349,11 @@ class Stack:
             "owner_pid": os.getpid(),
             "owner_cmdline": _cmdline(os.getpid()),
             "redis_url": self.redis_url,
-            "urls": self.urls,
+            "mode": self.settings.mode,
+            "systems": {
+                name: {**system.model_dump(), "password": system.password.get_secret_value()}
+                for name, system in self.systems.items()
+            },
             "review_url": self.review_url,
             "children": [{"name": c.name, "pid": c.pid, "cmdline": " ".join(c.argv)} for c in self.children],
         }
@@ -414,7 +430,8 @@ def read_state(settings: Settings) -> dict[str, Any] | None:
 
 
 def resolve(settings: Settings) -> Settings:
-    """Fill the embedded Redis and simulated-system URLs from a running stack on this data folder."""
+    """Fill in the embedded Redis from a running stack on this data folder, and, if that stack is simulated,
+    its simulated systems (replacing any configured ones: a simulated stack never talks to a real system)."""
     state = read_state(settings)
     if state is None:
         return settings
@@ -422,31 +439,22 @@ def resolve(settings: Settings) -> Settings:
     if not settings.redis_url and state.get("redis_url"):
         updates["redis_url"] = state["redis_url"]
     resolved = settings.model_copy(update=updates) if updates else settings
-    return with_urls(resolved, dict(state.get("urls") or {}))
+    if state.get("mode") != "simulated":
+        return resolved
+    systems = {name: ExternalSystem.model_validate(value) for name, value in (state.get("systems") or {}).items()}
+    return with_systems(resolved, systems)
 
 
-_OWN_SETTINGS = ("records_system", "isr_portal")
-"""Systems with a settings field of their own; every other system is a portal in ``Settings.portals``."""
-
-
-def needs_simulated_systems(settings: Settings) -> bool:
-    """True unless every external system (records, ISR portal, each portal of config/portals.toml) has a URL."""
-    names = [*_OWN_SETTINGS, *portal_names()]
-    return any(not settings.external(name).url for name in names)
-
-
-def with_urls(settings: Settings, urls: dict[str, str]) -> Settings:
-    """The settings with these systems' URLs filled in, wherever a URL is not already set."""
-    updates: dict[str, Any] = {}
+def with_systems(settings: Settings, systems: dict[str, ExternalSystem]) -> Settings:
+    """The settings of a simulated stack: these systems in place of the configured ones, and the mode."""
+    if not systems:
+        return settings
+    updates: dict[str, Any] = {"mode": "simulated"}
     portals = dict(settings.portals)
-    for name, url in urls.items():
-        current = settings.external(name)
-        if current.url:
-            continue
-        if name in _OWN_SETTINGS:
-            updates[name] = current.model_copy(update={"url": url})
+    for name, system in systems.items():
+        if name in OWN_SETTINGS:
+            updates[name] = system
         else:
-            portals[name] = current.model_copy(update={"url": url})
-    if portals != settings.portals:
-        updates["portals"] = portals
-    return settings.model_copy(update=updates) if updates else settings
+            portals[name] = system
+    updates["portals"] = portals
+    return settings.model_copy(update=updates)

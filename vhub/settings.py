@@ -1,15 +1,16 @@
 """The one settings object: read from VHUB_* environment variables and .env, then passed down.
 
-Defaults run everything embedded on one machine: vhub starts its own redis-server, keeps a SQLite
-file in the data folder and talks to the simulated external systems it starts from fixtures/.
-Nested values use a double underscore: ``VHUB_RECORDS_SYSTEM__URL=https://records.example``.
+Defaults embed what can be embedded: vhub starts its own redis-server and keeps a SQLite file in the
+data folder. The external systems are never guessed: in live mode (the default) each one's URL and
+account must be set, and in simulated mode (`vhub demo`, `vhub up --simulate`) vhub starts simulated
+ones and uses nothing else. Nested values use a double underscore: ``VHUB_RECORDS_SYSTEM__URL=https://...``.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -22,31 +23,27 @@ SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 
 
 class ExternalSystem(BaseModel):
-    """Where an external system is and how the bot signs in. An empty ``url`` means the embedded,
-    simulated system that ``vhub up`` starts."""
+    """Where an external system is and the bot's account on it. Nothing has a default: an unset value
+    stops a live start-up with the setting's name (see ``unconfigured``)."""
 
     url: str = ""
-    username: str = "vhub.bot"
-    password: SecretStr = SecretStr("synthetic-demo-password")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+
+    def missing(self) -> list[str]:
+        """Which of url, username and password are not set."""
+        return [
+            name
+            for name, value in (
+                ("url", self.url),
+                ("username", self.username),
+                ("password", self.password.get_secret_value()),
+            )
+            if not value.strip()
+        ]
 
 
-class IsrPortalAccount(ExternalSystem):
-    """The force's own account on the partners' ISR portal (its defaults hold when only the URL is set)."""
-
-    username: str = "wmp.disclosure"
-
-
-class FixtureFaults(BaseModel):
-    """Faults the simulated systems inject, to rehearse a slow, awkward legacy system."""
-
-    latency_ms: float = Field(0.0, ge=0, description="median added latency per request, milliseconds")
-    latency_jitter: float = Field(0.5, ge=0, description="log-normal sigma of the added latency")
-    error_rate: float = Field(0.0, ge=0, le=1, description="share of requests answered with a 503")
-    confirmation_failure_rate: float = Field(
-        0.0, ge=0, le=1, description="share of accepted submissions whose confirmation page then fails (502)"
-    )
-    session_idle_s: float = Field(900.0, gt=0, description="inactivity before a session expires, seconds")
-    layout: Literal["standard", "variant"] = "standard"
+Mode = Literal["live", "simulated"]
 
 
 class Settings(BaseSettings):
@@ -54,6 +51,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VHUB_", env_file=".env", env_nested_delimiter="__", extra="ignore")
 
+    mode: Mode = Field(
+        "live",
+        description="'live': every external system is the real one named by its settings, and start-up stops if any "
+        "is not configured; 'simulated': vhub starts the simulated systems of fixtures/ and talks to nothing else "
+        "(`vhub demo` and `vhub up --simulate` set it)",
+    )
     data_dir: Path = Field(Path("var"), description="folder for the database, logs, evidence and Redis")
     redis_url: str = Field("", description="Redis to use; empty starts an embedded redis-server")
     redis_port: int = Field(0, ge=0, le=65535, description="port of the embedded redis-server; 0 = any free")
@@ -74,17 +77,12 @@ class Settings(BaseSettings):
     )
 
     records_system: ExternalSystem = ExternalSystem()
-    isr_portal: IsrPortalAccount = IsrPortalAccount()
+    isr_portal: ExternalSystem = ExternalSystem()
     portals: dict[str, ExternalSystem] = Field(
         {},
         description="the partner portals drafts are posted to, by name (referral_herefordshire, school_portal, "
-        "marac_portal...); one not named here is the embedded simulated one",
+        "marac_portal...), each with url, username and password",
     )
-
-    fixtures_seed: int = Field(2026, description="seed of the synthetic data the simulated systems serve")
-    fixtures_incidents: int = Field(300, ge=0, description="incidents the simulated records system holds")
-    fixtures_isr_requests: int = Field(20, ge=0, description="open requests the simulated ISR portal holds")
-    fixture_faults: FixtureFaults = FixtureFaults()
 
     review_host: str = Field("127.0.0.1", description="address the review app listens on")
     review_port: int = Field(8800, ge=0, le=65535, description="port of the review app; 0 = any free port")
@@ -111,14 +109,6 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     keep_success_evidence: bool = Field(False, description="also keep a screenshot of successful steps")
 
-    @field_validator("isr_portal", mode="before")
-    @classmethod
-    def _isr_account(cls, value: Any) -> Any:
-        # An ExternalSystem given whole (url, username, password) is taken as the ISR account it describes.
-        if isinstance(value, ExternalSystem) and not isinstance(value, IsrPortalAccount):
-            return {"url": value.url, "username": value.username, "password": value.password}
-        return value
-
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -134,6 +124,10 @@ class Settings(BaseSettings):
         if isinstance(value, ExternalSystem):
             return value
         return self.portals.get(system, ExternalSystem())
+
+    def unconfigured(self, systems: list[str]) -> list[str]:
+        """The settings (by environment variable) that ``systems`` still need: URL, username, password."""
+        return [env_name(system, part) for system in systems for part in self.external(system).missing()]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -172,6 +166,16 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.data_path, self.log_dir, self.evidence_dir, self.run_dir):
             path.mkdir(parents=True, exist_ok=True)
+
+
+OWN_SETTINGS = ("records_system", "isr_portal")
+"""Systems with a settings field of their own; every other external system is a portal in ``Settings.portals``."""
+
+
+def env_name(system: str, part: str) -> str:
+    """The environment variable that sets ``part`` (url, username, password) of an external system."""
+    prefix = f"VHUB_{system.upper()}" if system in OWN_SETTINGS else f"VHUB_PORTALS__{system.upper()}"
+    return f"{prefix}__{part.upper()}"
 
 
 def redis_server_binary() -> str | None:

@@ -13,17 +13,19 @@ from playwright.sync_api import Browser
 from structlog.testing import capture_logs
 
 from bots.isr_portal import IsrPortalBot
+from fixtures.settings import account
 from tests.bots.conftest import admin, serving
 from vhub import redaction
 from vhub.browser import BrowserSession
 from vhub.errors import BusinessError, InvalidRecord, SelectorDrift
 from vhub.isr import IsrRequest
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import Settings
+from vhub.simulated import simulated_system
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SEED, INCIDENTS, REQUESTS = 5, 120, 30
-USERNAME, PASSWORD = "wmp.disclosure", "synthetic-demo-password"  # the portal's defaults (vhub.settings)
+USERNAME, PASSWORD = account("isr_portal")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def settings(portal: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("isr-bot") / "var"
-    return Settings(data_dir=data_dir, isr_portal=ExternalSystem(url=portal, username=USERNAME))
+    return Settings(data_dir=data_dir, isr_portal=simulated_system("isr_portal", portal))
 
 
 @pytest.fixture

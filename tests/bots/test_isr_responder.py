@@ -28,11 +28,11 @@ from vhub.drafting import draft_isr_response, load_drafting_config, summarise_fo
 from vhub.errors import SelectorDrift
 from vhub.isr import IsrRequest, SubjectFinding
 from vhub.models import validate_incident
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import Settings
+from vhub.simulated import simulated_system
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-USERNAME = "wmp.disclosure"  # the portal's default account (vhub.settings)
 PREPARED_AT = datetime(2026, 11, 26, 11, 5, tzinfo=UTC)
 _draft_ids = itertools.count(5001)
 
@@ -48,7 +48,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def settings(portal: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("isr-responder") / "var"
-    return Settings(data_dir=data_dir, isr_portal=ExternalSystem(url=portal, username=USERNAME))
+    return Settings(data_dir=data_dir, isr_portal=simulated_system("isr_portal", portal))
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from vhub.browser import BrowserSession
 from vhub.drafting import load_drafting_config, render_draft
 from vhub.errors import SelectorDrift
 from vhub.models import DASH_KEYS, validate_incident
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import Settings
+from vhub.simulated import simulated_system
 from vhub.triage import History, Workflow, load_config, triage
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,7 +62,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def settings(portal: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("marac-bot") / "var"
-    return Settings(data_dir=data_dir, portals={"marac_portal": ExternalSystem(url=portal)})
+    return Settings(data_dir=data_dir, portals={"marac_portal": simulated_system("marac_portal", portal)})
 
 
 @pytest.fixture

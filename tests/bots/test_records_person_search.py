@@ -16,7 +16,8 @@ from tests.bots.conftest import admin, serving
 from vhub import redaction
 from vhub.browser import BrowserSession
 from vhub.errors import BusinessError, SelectorDrift
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import Settings
+from vhub.simulated import simulated_system
 from vhub.store.runs import ListedVersion
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,7 +47,8 @@ def records_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def bot(records_url: str, browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordsBot]:
     """A records bot over its own session on pytest-playwright's browser; the layout is standard afterwards."""
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("records-bot") / "var", records_system=ExternalSystem(url=records_url)
+        data_dir=tmp_path_factory.mktemp("records-bot") / "var",
+        records_system=simulated_system("records_system", records_url),
     )
     session = BrowserSession(settings, "records_system", browser=browser)
     yield RecordsBot(settings, session)

@@ -38,7 +38,8 @@ from vhub.errors import ConfigurationError, SelectorDrift
 from vhub.models import LONDON, validate_incident
 from vhub.portals import PORTALS_FILE, load_routes
 from vhub.runtime import free_port, wait_for_http
-from vhub.settings import PROJECT_ROOT, ExternalSystem, Settings
+from vhub.settings import PROJECT_ROOT, Settings
+from vhub.simulated import simulated_system
 from vhub.triage import History, Workflow, load_config, triage
 
 AUTHORITIES = ("herefordshire", "worcestershire", "shropshire", "telford_wrekin")
@@ -154,7 +155,7 @@ def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 @pytest.fixture(scope="module")
 def settings(portals: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    urls = {f"referral_{authority}": ExternalSystem(url=url) for authority, url in portals.items()}
+    urls = {f"referral_{a}": simulated_system(f"referral_{a}", url) for a, url in portals.items()}
     return Settings(data_dir=tmp_path_factory.mktemp("referral-bot") / "var", portals=urls)
 
 
@@ -296,7 +297,10 @@ def test_an_authority_missing_from_the_config_is_refused(tmp_path: Path) -> None
     trimmed = re.sub(r"\[referral\.telford_wrekin\].*?(?=^\[|\Z)", "", text, flags=re.DOTALL | re.MULTILINE)
     config = tmp_path / "portals.toml"
     config.write_text(trimmed, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "var", portals={"referral_telford_wrekin": ExternalSystem(url="http://x")})
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        portals={"referral_telford_wrekin": simulated_system("referral_telford_wrekin", "http://x")},
+    )
     assert "telford_wrekin" == load_route("telford_wrekin").authority
     with pytest.raises(ConfigurationError) as caught:
         bot_for(settings, "telford_wrekin", config=config)

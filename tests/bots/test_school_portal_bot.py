@@ -28,7 +28,8 @@ from vhub.browser import BrowserSession
 from vhub.drafting import DraftContent, load_drafting_config, render_draft
 from vhub.errors import SelectorDrift
 from vhub.models import validate_incident
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import Settings
+from vhub.simulated import simulated_system
 from vhub.triage import History, Workflow, load_config, triage
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,7 +48,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def settings(portal: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("school-bot") / "var"
-    return Settings(data_dir=data_dir, portals={"school_portal": ExternalSystem(url=portal)})
+    return Settings(data_dir=data_dir, portals={"school_portal": simulated_system("school_portal", portal)})
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from vhub import context
 from vhub.context import AppContext
 from vhub.runtime import Stack
 from vhub.settings import Settings
+from vhub.simulated import Simulators
 from vhub.store.runs import run_progress
 
 
@@ -95,7 +96,7 @@ def running_stack(
         for name, value in (env or {}).items():
             patch.setenv(name, value)
         settings = Settings(data_dir=tmp_path / "var")  # this process enqueues by the same settings as the workers
-        stack = Stack(settings, workers=2, seed=seed, incidents=incidents, extra=extra)
+        stack = Stack(settings, workers=2, simulators=Simulators(seed=seed, incidents=incidents, extra=extra))
         with stack:
             ctx = context.configure(stack.resolved())
             ctx.db.migrate()

@@ -26,11 +26,11 @@ from sqlalchemy import select
 from tasks.isr import start_isr_scan
 from tasks.submit import resume_portal
 from tests.integration.conftest import RunningStack, every, running_stack
-from vhub.auto_approve import approve_all
 from vhub.failed import list_failed
 from vhub.portals import all_paused
 from vhub.review.accounts import User, add_user
 from vhub.review.decisions import approve
+from vhub.simulated.auto_approve import approve_all
 from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow, UserRow, utcnow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]

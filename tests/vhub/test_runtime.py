@@ -11,17 +11,31 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from redis import Redis
 from rq import Worker
 
 from vhub.errors import ConfigurationError
-from vhub.portals import portal_names
+from vhub.portals import external_systems, portal_names
 from vhub.runtime import Stack, free_port, pid_alive, read_state
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import ExternalSystem, Settings, env_name
+from vhub.simulated import Simulators
 
 pytestmark = pytest.mark.integration
 
-NO_FIXTURES = ExternalSystem(url="http://127.0.0.1:9")  # URLs set: the stack starts no simulated system
+LIVE = ExternalSystem(url="http://127.0.0.1:9", username="vhub.bot", password=SecretStr("configured-for-the-test"))
+"""A configured system (nothing listens there): enough for a live stack to start."""
+
+
+def live_environment(leave_out: str = "") -> dict[str, str]:
+    """The environment that configures every external system as LIVE, except the variable ``leave_out``."""
+    env = {
+        env_name(name, part): value
+        for name in external_systems()
+        for part, value in (("url", LIVE.url), ("username", LIVE.username), ("password", "configured-for-the-test"))
+    }
+    env.pop(leave_out, None)
+    return env
 
 
 def wait_until(condition, timeout: float = 20.0) -> bool:  # noqa: ANN001
@@ -35,8 +49,8 @@ def wait_until(condition, timeout: float = 20.0) -> bool:  # noqa: ANN001
 
 @pytest.fixture
 def stack_settings(tmp_path: Path) -> Settings:
-    portals = {name: NO_FIXTURES for name in portal_names()}
-    return Settings(data_dir=tmp_path / "var", records_system=NO_FIXTURES, isr_portal=NO_FIXTURES, portals=portals)
+    portals = {name: LIVE for name in portal_names()}
+    return Settings(data_dir=tmp_path / "var", records_system=LIVE, isr_portal=LIVE, portals=portals)
 
 
 def test_stack_starts_redis_and_workers_and_stops_them_all(stack_settings: Settings) -> None:
@@ -56,10 +70,8 @@ def test_sigterm_to_vhub_up_stops_every_child(stack_settings: Settings) -> None:
     env = {
         **os.environ,
         "VHUB_DATA_DIR": str(stack_settings.data_path),
-        "VHUB_RECORDS_SYSTEM__URL": NO_FIXTURES.url,
-        "VHUB_ISR_PORTAL__URL": NO_FIXTURES.url,
         "VHUB_REVIEW_PORT": "0",
-        **{f"VHUB_PORTALS__{name.upper()}__URL": NO_FIXTURES.url for name in portal_names()},
+        **live_environment(),
     }
     argv = [sys.executable, "-m", "vhub", "up", "--workers", "1"]
     with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as up:
@@ -114,3 +126,46 @@ def test_a_configured_port_in_use_is_named(stack_settings: Settings, redis_url: 
     busy = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     with pytest.raises(ConfigurationError, match=f"Port {busy}"):
         Stack(stack_settings.model_copy(update={"redis_port": busy}), workers=0).start()
+
+
+def test_live_start_up_names_every_missing_setting(tmp_path: Path) -> None:
+    """Live with nothing configured: start-up stops before starting anything, naming each URL, username and password."""
+    settings = Settings(data_dir=tmp_path / "var")
+    with pytest.raises(ConfigurationError) as refused:
+        Stack(settings, workers=1).start()
+    for name in external_systems():
+        for part in ("url", "username", "password"):
+            assert env_name(name, part) in refused.value.message
+    assert not settings.run_dir.joinpath("stack.json").exists()
+
+
+def test_one_portal_without_a_url_stops_a_live_start(stack_settings: Settings) -> None:
+    """Every portal configured but the MARAC portal's URL: no stack starts (nothing would be sent to a simulator)."""
+    portals = {**stack_settings.portals, "marac_portal": LIVE.model_copy(update={"url": ""})}
+    with pytest.raises(ConfigurationError) as refused:
+        Stack(stack_settings.model_copy(update={"portals": portals}), workers=0).start()
+    assert "(live mode): VHUB_PORTALS__MARAC_PORTAL__URL. " in refused.value.message
+
+
+@pytest.mark.parametrize("command", [["up", "--workers", "1"], ["worker", "--burst"], ["scheduler"]])
+def test_live_commands_refuse_an_unconfigured_system(tmp_path: Path, command: list[str]) -> None:
+    """`vhub up`, `vhub worker` and `vhub scheduler` exit non-zero naming the missing setting, and start nothing."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "VHUB_DATA_DIR": str(tmp_path / "var"),
+        "VHUB_REVIEW_PORT": "0",
+        **live_environment(leave_out="VHUB_PORTALS__MARAC_PORTAL__PASSWORD"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "vhub", *command], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert 0 != result.returncode
+    assert "VHUB_PORTALS__MARAC_PORTAL__PASSWORD" in result.stderr
+    assert not (tmp_path / "var" / "run" / "stack.json").exists()
+
+
+def test_simulated_mode_refuses_a_configured_system(stack_settings: Settings) -> None:
+    """Asked to simulate while a real URL is configured, the stack stops: real and simulated are never mixed."""
+    with pytest.raises(ConfigurationError, match="VHUB_RECORDS_SYSTEM__URL") as refused:
+        Stack(stack_settings, workers=0, simulators=Simulators(incidents=1)).start()
+    assert "mixed_mode" == refused.value.code

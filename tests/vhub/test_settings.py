@@ -7,31 +7,49 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from vhub.portals import external_systems
 from vhub.settings import ExternalSystem, Settings
 
 
-def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """With nothing set, Redis and the external systems are embedded and SQLite lives in var/."""
+def test_defaults_are_live_with_nothing_guessed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With nothing set: live mode, embedded Redis, SQLite in var/, and no external system has a URL or account."""
     monkeypatch.chdir(tmp_path)
     settings = Settings()
-    assert ("", "", "Europe/London") == (settings.redis_url, settings.records_system.url, settings.timezone)
+    assert ("live", "", "Europe/London") == (settings.mode, settings.redis_url, settings.timezone)
     assert f"sqlite:///{tmp_path / 'var' / 'vhub.db'}" == settings.sqlalchemy_url
+    for system in external_systems():
+        assert ["url", "username", "password"] == settings.external(system).missing()
 
 
 def test_environment_and_nested_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    """VHUB_ variables set values; a double underscore reaches nested ones."""
+    """VHUB_ variables set values; a double underscore reaches nested ones, portals by name."""
+    monkeypatch.setenv("VHUB_MODE", "simulated")
     monkeypatch.setenv("VHUB_REDIS_URL", "redis://example:6379/0")
     monkeypatch.setenv("VHUB_RECORDS_SYSTEM__URL", "https://records.example")
-    monkeypatch.setenv("VHUB_FIXTURE_FAULTS__ERROR_RATE", "0.25")
+    monkeypatch.setenv("VHUB_PORTALS__MARAC_PORTAL__USERNAME", "force.bot")
     settings = Settings()
+    assert "simulated" == settings.mode
     assert "redis://example:6379/0" == settings.redis_url
     assert "https://records.example" == settings.records_system.url
-    assert 0.25 == settings.fixture_faults.error_rate
+    assert "force.bot" == settings.external("marac_portal").username
+
+
+def test_unconfigured_names_the_environment_variables() -> None:
+    """What a system lacks is named as the variable to set: its own field, or under VHUB_PORTALS__."""
+    settings = Settings(records_system=ExternalSystem(url="https://records.example", username="bot"))
+    expected = ["VHUB_RECORDS_SYSTEM__PASSWORD", "VHUB_PORTALS__SCHOOL_PORTAL__URL"]
+    assert expected == settings.unconfigured(["records_system", "school_portal"])[:2]
+
+
+def test_the_simulators_knobs_are_not_product_settings() -> None:
+    """Seeds, incident counts and injected faults belong to the simulators, not to the product's Settings."""
+    assert not [name for name in Settings.model_fields if name.startswith("fixture")]
 
 
 def test_password_is_not_shown() -> None:
     """Credentials never appear in a printed settings object."""
-    assert "synthetic-demo-password" not in repr(Settings())
+    secret = "a-password-of-the-force"
+    assert secret not in repr(Settings(records_system=ExternalSystem(url="https://r", username="u", password=secret)))
 
 
 def test_unknown_timezone_is_refused() -> None:
@@ -56,23 +74,3 @@ def test_auto_browser_prefers_the_system_chromium(monkeypatch: pytest.MonkeyPatc
     assert None is Settings().chromium_path
     fake.write_text("")
     assert str(fake) == Settings().chromium_path
-
-
-def test_setting_only_a_url_keeps_the_account_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A URL alone (as `vhub up` hands its workers) keeps each system's own default account."""
-    defaults = Settings()
-    monkeypatch.setenv("VHUB_ISR_PORTAL__URL", "http://127.0.0.1:9001")
-    monkeypatch.setenv("VHUB_RECORDS_SYSTEM__URL", "http://127.0.0.1:9002")
-    settings = Settings()
-    assert ("http://127.0.0.1:9001", defaults.isr_portal.username) == (
-        settings.isr_portal.url,
-        settings.isr_portal.username,
-    )
-    assert "wmp.disclosure" == settings.isr_portal.username
-    assert defaults.records_system.username == settings.records_system.username
-
-
-def test_an_isr_account_given_whole_is_kept() -> None:
-    """Settings built in code with an ExternalSystem for the ISR portal keep every value given."""
-    settings = Settings(isr_portal=ExternalSystem(url="http://127.0.0.1:9001", username="isr.bot"))
-    assert ("http://127.0.0.1:9001", "isr.bot") == (settings.isr_portal.url, settings.isr_portal.username)

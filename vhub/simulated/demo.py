@@ -23,12 +23,13 @@ from fixtures.records_system.generator import generate
 from tasks.ingest import SYSTEM, start_scan
 from tasks.isr import start_isr_scan
 from vhub import context, logs
-from vhub.auto_approve import approve_all, portal_counts, sent_by_portal
 from vhub.models import LONDON
 from vhub.reports import build_backlog, write_backlog
 from vhub.review.accounts import add_demo_accounts
 from vhub.runtime import Stack, exit_on_sigterm
 from vhub.settings import Settings
+from vhub.simulated.auto_approve import approve_all, portal_counts, sent_by_portal
+from vhub.simulated.systems import Simulators
 from vhub.store.incidents import count_incidents
 from vhub.store.runs import run_progress
 from vhub.store.tables import DataQualityItemRow, DraftRow, TriageResultRow, utcnow
@@ -90,7 +91,12 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         f"Data folder: {demo_dir}\n"
     )
     started = time.monotonic()
-    stack = Stack(settings, workers=options.workers, seed=options.seed, incidents=options.incidents, review=True)
+    stack = Stack(
+        settings,
+        workers=options.workers,
+        simulators=Simulators(seed=options.seed, incidents=options.incidents),
+        review=True,
+    )
     exit_on_sigterm()
     with stack:
         ctx = context.configure(stack.resolved())

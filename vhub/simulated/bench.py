@@ -19,9 +19,11 @@ from typing import Any, TextIO
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from bots.locators import PageLocators, extract, load
+from fixtures.settings import SimulatorSettings, account
 from vhub.browser import launch_options
 from vhub.runtime import Child, wait_for_http, wait_for_ports_file
 from vhub.settings import Settings
+from vhub.simulated.systems import serve_command
 
 
 @dataclass(frozen=True)
@@ -51,30 +53,18 @@ def _read_per_field(page: Page, locators: PageLocators) -> dict[str, Any]:
 def _sign_in(page: Page, base_url: str, settings: Settings) -> None:
     sign_in = load("records_system")["sign_in"]
     page.goto(f"{base_url}{sign_in.path}")
-    page.fill(sign_in["username"].playwright, settings.records_system.username)
-    page.fill(sign_in["password"].playwright, settings.records_system.password.get_secret_value())
+    username, password = account("records_system")
+    page.fill(sign_in["username"].playwright, username)
+    page.fill(sign_in["password"].playwright, password)
     with page.expect_navigation():
         page.click(sign_in["submit"].playwright)
 
 
 def bench_read(settings: Settings, *, pages: int = 40, rounds: int = 3, out: TextIO = sys.stdout) -> list[Result]:
     ports_file = settings.run_dir / "bench-fixtures.json"
-    ports_file.unlink(missing_ok=True)
     server = Child(
         "bench-fixtures",
-        [
-            sys.executable,
-            "-m",
-            "vhub",
-            "fixtures",
-            "serve",
-            "--port-base",
-            "0",
-            "--ports-file",
-            str(ports_file),
-            "--incidents",
-            str(pages),
-        ],
+        serve_command(ports_file, seed=SimulatorSettings().fixtures_seed, incidents=pages),
         env={"PATH": "/usr/bin:/bin", "VHUB_DATA_DIR": str(settings.data_path)},
         log_path=settings.log_dir / "bench-fixtures.out",
     )

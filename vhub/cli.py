@@ -220,23 +220,29 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
 def cmd_users(args: argparse.Namespace) -> int:
     import getpass
 
-    from vhub.review.accounts import add_user, disable_user
+    from vhub.errors import BusinessError
+    from vhub.review.accounts import add_user, disable_user, password_problem
 
     settings = _settings()
     ctx = context.configure(settings)
     ctx.db.migrate()
-    with ctx.db.session() as session:
-        if args.action == "disable":
+    if args.action == "disable":
+        with ctx.db.session() as session:
             disable_user(session, args.name)
-            print(f"Account {args.name} is disabled; its sessions have ended.")
-            return 0
-        if args.password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            password = getpass.getpass(f"Password for {args.name} (12 characters or more): ")
-            if password != getpass.getpass("Again: "):
-                print("The two passwords differ; nothing was changed.", file=sys.stderr)
-                return 2
+        print(f"Account {args.name} is disabled; its sessions have ended.")
+        return 0
+    # Read and judge the password before the store's transaction opens: a person typing must not hold it.
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name} (12 characters or more, hard to guess): ")
+    problem = password_problem(password, args.name, args.display_name)
+    if problem is not None:
+        raise BusinessError(f"{problem} Nothing was changed.", code="weak_password")
+    if not args.password_stdin and password != getpass.getpass("Again: "):
+        print("The two passwords differ; nothing was changed.", file=sys.stderr)
+        return 2
+    with ctx.db.session() as session:
         add_user(session, args.name, password, args.role, args.display_name)
     print(f"Account {args.name} ({args.role}) added.")
     return 0

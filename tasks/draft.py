@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from vhub import logs
+from vhub import logs, redaction
 from vhub.context import current
 from vhub.drafting import load_drafting_config, render_draft
 from vhub.models import Role
@@ -37,6 +37,7 @@ def draft_action(reference: str, version: str, workflow: str, subject: str) -> s
             log.warning("triage decided no such action")
             return "no_action"
         incident = to_model(row)
+        redaction.remember_record(incident)
         content = render_draft(action, incident, result, load_drafting_config())
         subject_key = None
         if workflow == "marac":

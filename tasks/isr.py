@@ -13,7 +13,7 @@ from typing import Any
 from bots.isr_portal import IsrPortalBot
 from bots.records_system import RecordsBot
 from tasks.triage import queue_triage
-from vhub import logs
+from vhub import logs, redaction
 from vhub.context import current
 from vhub.drafting import draft_isr_response, load_drafting_config, summarise_for_subject
 from vhub.errors import BusinessError, InvalidRecord
@@ -104,6 +104,7 @@ def isr_lookup(request_id: str) -> dict[str, Any]:
         if row is None:
             raise BusinessError(f"Request {request_id} is not in the store; read it from the portal first.")
         request = IsrRequest.model_validate(row.request)
+    redaction.remember_record(request)
     records = RecordsBot(ctx.settings)
     for subject in request.subjects:
         for listed in records.search_person(subject.forename, subject.surname, subject.date_of_birth):
@@ -115,6 +116,7 @@ def isr_lookup(request_id: str) -> dict[str, Any]:
     with ctx.db.session() as session:
         for subject in request.subjects:
             incidents = incidents_of(session, subject)
+            redaction.remember_record([incident for incident, _ in incidents])
             findings.append(
                 SubjectFinding(
                     subject_id=subject.subject_id,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bots.registry import submission_bot
 from bots.submission import PartnerRejected, Submission, submission_key
-from vhub import logs, portals
+from vhub import logs, portals, redaction
 from vhub.alerts import raise_alert
 from vhub.context import current
 from vhub.errors import SelectorDrift
@@ -78,6 +78,7 @@ def submit_draft(draft_id: int) -> dict[str, Any]:
         log.info("nothing to submit", why=prepared)
         return {"draft_id": draft_id, "outcome": prepared}
     submission, portal = prepared
+    redaction.remember_record(submission.payload)
     logs.bind(system=portal)
     if reason := portals.paused(ctx.jobs.connection, portal):
         _set_status(draft_id, "paused", f"The {portal} portal is paused: {reason}")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tasks.draft import draft_action
-from vhub import logs
+from vhub import logs, redaction
 from vhub.context import current
 from vhub.corrections import apply_to_incident
 from vhub.models import Role
@@ -65,6 +65,7 @@ def triage_incident(reference: str, version: str, replace: bool = False) -> dict
         if row is None:
             log.warning("incident version not stored; nothing to triage")
             return {"reference": reference, "outcome": "missing"}
+        redaction.remember_record(to_model(row))
         latest = row.is_latest
         result = load_triage(session, row.id)
         if result is not None and replace:

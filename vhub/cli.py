@@ -162,7 +162,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_failed(args: argparse.Namespace) -> int:
-    from vhub.failed import list_failed, replay
+    from vhub.failed import check_failed, list_failed, replay
 
     jobs = _running_context().jobs
     if args.action == "list":
@@ -176,6 +176,8 @@ def cmd_failed(args: argparse.Namespace) -> int:
     if not args.all and not args.job_ids:
         print("Name the job ids to replay, or give --all.", file=sys.stderr)
         return 2
+    if not args.all:
+        check_failed(jobs, args.job_ids)
     replayed = replay(jobs, None if args.all else args.job_ids)
     print(f"Replayed {len(replayed)} job(s)." if replayed else "Nothing to replay.")
     return 0
@@ -293,6 +295,11 @@ def cmd_portals(args: argparse.Namespace) -> int:
     from tasks.submit import resume_portal
     from vhub.portals import all_paused, portal_names
 
+    if args.action == "resume" and args.name not in portal_names():
+        raise VhubError(
+            f"There is no portal called '{args.name}'. config/portals.toml names: {', '.join(portal_names())}.",
+            code="unknown_portal",
+        )
     ctx = _running_context()
     paused = all_paused(ctx.jobs.connection)
     if args.action == "list":

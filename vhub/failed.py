@@ -9,7 +9,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from vhub.queues import Jobs
+from vhub.errors import VhubError
+from vhub.queues import SERIALIZER, Jobs
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def list_failed(jobs: Jobs) -> list[FailedJob]:
         registry = FailedJobRegistry(queue=queue)
         for job_id in registry.get_job_ids():
             try:
-                job = Job.fetch(job_id, connection=jobs.connection)
+                job = Job.fetch(job_id, connection=jobs.connection, serializer=SERIALIZER)
             except NoSuchJobError:
                 continue
             found.append(
@@ -49,6 +50,18 @@ def list_failed(jobs: Jobs) -> list[FailedJob]:
                 )
             )
     return sorted(found, key=lambda job: job.failed_at or datetime.min)
+
+
+def check_failed(jobs: Jobs, job_ids: list[str]) -> None:
+    """Refuse ids that are not failed jobs (a typo, or a job already replayed or expired)."""
+    failed = {job_id for queue in jobs.queues() for job_id in FailedJobRegistry(queue=queue).get_job_ids()}
+    unknown = [job_id for job_id in job_ids if job_id not in failed]
+    if unknown:
+        raise VhubError(
+            f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among the failed jobs; "
+            "`vhub failed list` shows the ids of those that are. Nothing was replayed.",
+            code="unknown_job",
+        )
 
 
 def replay(jobs: Jobs, job_ids: list[str] | None = None) -> list[str]:

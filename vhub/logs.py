@@ -1,8 +1,8 @@
 """structlog set-up: JSON lines to a file in the data folder, readable lines on the console.
 
-Run id, job id, system and step are bound through contextvars (``bind``); the redaction processor sits
-in both chains, after exceptions are formatted and before anything is rendered. Standard-library
-loggers (rq, uvicorn) go through the same chain.
+Run id, job id, system and step are bound through contextvars (``bind``) and cleared between jobs
+(``new_context``); the redaction processor sits in both chains, after exceptions are formatted and
+before anything is rendered. Standard-library loggers (rq, uvicorn) go through the same chain.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from typing import Any
 
 import structlog
 
-from vhub.redaction import redact_event
+from vhub import redaction
 from vhub.settings import Settings
 
 LOG_FILE = "vhub.jsonl"
+
+# What ``configure`` bound for the whole process; a new context starts from this alone.
+_process_values: dict[str, Any] = {}
 
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
@@ -25,7 +28,7 @@ _SHARED: list[Any] = [
     structlog.stdlib.ExtraAdder(),
     structlog.processors.StackInfoRenderer(),
     structlog.processors.format_exc_info,
-    redact_event,
+    redaction.redact_event,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
@@ -80,6 +83,8 @@ def configure(settings: Settings, *, process: str = "vhub", console: bool = True
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    _process_values.clear()
+    _process_values["process"] = process
     structlog.contextvars.bind_contextvars(process=process)
 
 
@@ -88,8 +93,13 @@ def bind(**values: Any) -> None:
     structlog.contextvars.bind_contextvars(**values)
 
 
-def unbind(*keys: str) -> None:
-    structlog.contextvars.unbind_contextvars(*keys)
+def new_context(**values: Any) -> None:
+    """Drop everything bound since ``configure`` and every value remembered for masking, then bind these.
+
+    A worker calls it as each job starts and ends, so no job's lines carry another job's references."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**_process_values, **values)
+    redaction.forget()
 
 
 def get_logger(name: str | None = None) -> Any:

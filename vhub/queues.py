@@ -1,7 +1,8 @@
 """Queue policy from queue/queues.toml, and the one way jobs are put on queues.
 
 Every enqueue goes through ``Jobs.enqueue`` so each job gets its queue, time-out, retry schedule and
-rate limit from configuration, never from constants in the code that enqueues it.
+rate limit from configuration, never from constants in the code that enqueues it. Jobs are stored in
+Redis as JSON, so their arguments are ids, strings and plain data (a time as an ISO string).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from rq import Queue, RateLimit, Retry
 from rq.job import Dependency, Job
 from rq.rate_limit import RateLimitRegistry
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
 
 from vhub.errors import ConfigurationError
 from vhub.settings import PROJECT_ROOT
 
 POLICY_FILE = PROJECT_ROOT / "queue" / "queues.toml"
+# How every queue, job, worker and scheduler reads and writes jobs. rq's default, pickle, runs whatever
+# code a job's bytes describe: anyone able to write to Redis could run code in a worker. JSON only holds data.
+SERIALIZER = JSONSerializer
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class Jobs:
         self.policy = policy or QueuePolicy.load()
 
     def queue(self, name: str) -> Queue:
-        return Queue(name, connection=self.connection)
+        return Queue(name, connection=self.connection, serializer=SERIALIZER)
 
     def queues(self) -> list[Queue]:
         return [self.queue(name) for name in self.policy.order]

@@ -1,9 +1,10 @@
 """Removes personal data from log events before anything is written.
 
-Three nets, applied to every string in an event (its message, values, nested values and exception text):
-values under sensitive keys are dropped; postcodes, e-mails, phone numbers and bare dates are masked by
-pattern; and the values a bot has just read (names, dates of birth, addresses) are masked wherever they
-appear, because a name cannot be recognised by its shape. Bots register those with ``remember``.
+Three nets, applied to every string in an event (its message, values, nested values, exceptions and
+their tracebacks): values under sensitive keys are dropped; postcodes, e-mails, phone numbers and bare
+dates are masked by pattern; and the values a job has loaded (names, dates of birth, addresses) are
+masked wherever they appear, because a name cannot be recognised by its shape. Bots register what they
+read with ``remember``; every job registers the people it loads from the store with ``remember_record``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,28 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 REDACTED = "[redacted]"
+# Keys whose values name, date or place a person, wherever they sit in a record (``remember_record``).
+IDENTIFYING_KEYS = frozenset(
+    {
+        "alleged_perpetrator",
+        "child_name",
+        "consent_by",
+        "date_of_birth",
+        "dob",
+        "expected_date_of_birth",
+        "forename",
+        "full_name",
+        "line1",
+        "name",
+        "officer",
+        "other_names",
+        "postcode",
+        "school",
+        "school_or_nursery",
+        "surname",
+    }
+)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # pydantic repeats the offending value in its error text: whatever it was, it goes.
@@ -56,6 +79,33 @@ def remember(values: Iterable[object]) -> None:
     _remembered.set(_remembered.get() | frozenset(cleaned))
 
 
+def remember_record(record: object) -> None:
+    """Mask the identifying values found anywhere in a record: an incident, a request or a draft's payload,
+    as a pydantic model or plain data. Jobs call it on the people they load, before anything can fail."""
+    found: list[str] = []
+    _collect(record, found)
+    remember(found)
+
+
+def _collect(value: Any, found: list[str]) -> None:
+    if callable(getattr(value, "model_dump", None)):
+        value = value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if str(key).lower() in IDENTIFYING_KEYS and isinstance(item, str):
+                found.append(item)
+                if date := _ISO_DATE.fullmatch(item):  # a date of birth is also written the British way
+                    found.append(f"{date[3]}/{date[2]}/{date[1]}")
+            else:
+                _collect(item, found)
+        forename, surname = value.get("forename"), value.get("surname")
+        if isinstance(forename, str) and isinstance(surname, str):
+            found.append(f"{forename} {surname}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, found)
+
+
 def forget() -> None:
     """Clear the remembered values; called when a job ends."""
     _remembered.set(frozenset())
@@ -72,6 +122,8 @@ def redact_text(text: str) -> str:
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, BaseException):  # an exception logged as a value would be rendered with its message
+        return redact_text(repr(value))
     if isinstance(value, Mapping):
         return {key: REDACTED if str(key).lower() in SENSITIVE_KEYS else _redact(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

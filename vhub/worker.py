@@ -1,9 +1,10 @@
 """The rq worker vhub runs: in-process jobs so each worker keeps its browser between jobs.
 
 Jobs run in the worker process (rq's SimpleWorker), so a bot's browser and signed-in session survive
-from one job to the next. Each job's log events carry its job id; values a bot remembered for
-redaction are forgotten when the job ends; a failure's traceback is redacted before rq stores it;
-business errors, selector drift and configuration errors are never retried: a retry cannot fix them.
+from one job to the next. Jobs are read as JSON, never unpickled. Each job starts and ends with a clean
+log context (its job id only; the values remembered for redaction forgotten), so nothing of one job
+reaches the next one's lines; a failure's traceback is redacted before rq stores it; business errors,
+selector drift and configuration errors are never retried: a retry cannot fix them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rq.job import Job
 
 from vhub import browser, logs, redaction
 from vhub.errors import BusinessError, ConfigurationError, SelectorDrift
-from vhub.queues import Jobs, QueuePolicy, connect
+from vhub.queues import SERIALIZER, Jobs, QueuePolicy, connect
 from vhub.settings import Settings
 
 log = logs.get_logger(__name__)
@@ -34,13 +35,15 @@ def _no_retry_for_permanent_errors(
 
 
 class VhubWorker(SimpleWorker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "serializer": SERIALIZER})  # never pickle, whatever the caller says
+
     def execute_job(self, job: Job, queue: Queue) -> None:
-        logs.bind(job_id=job.id, queue=queue.name)
+        logs.new_context(job_id=job.id, queue=queue.name)
         try:
             super().execute_job(job, queue)
         finally:
-            redaction.forget()
-            logs.unbind("job_id", "queue", "run_id", "system", "step")
+            logs.new_context()
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = "", execution: Any = None

@@ -25,6 +25,7 @@ from tests.factories import raw_incident
 from vhub import context
 from vhub.errors import InvalidRecord
 from vhub.models import parse_uk_datetime, validate_incident
+from vhub.queues import SERIALIZER
 from vhub.review.accounts import add_user
 from vhub.runtime import Child, free_port, wait_for_http
 from vhub.settings import Settings
@@ -171,7 +172,7 @@ class ReviewApp:
         with Redis.from_url(self.redis_url) as connection:
             queued = Queue("submit", connection=connection).job_ids
             held = [i for limit in RateLimitRegistry.all(connection) for i in limit.get_rate_limited_job_ids()]
-            jobs = Job.fetch_many(queued + held, connection=connection)
+            jobs = Job.fetch_many(queued + held, connection=connection, serializer=SERIALIZER)
             return [
                 (job.func_name, tuple(job.args), "queued" if job.id in queued else "held")
                 for job in jobs

@@ -13,6 +13,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from tasks.ingest import ingest, start_scan
 from tests.integration.conftest import RunningStack, running_stack
+from vhub.queues import SERIALIZER
 from vhub.store.runs import ListedVersion, open_data_quality_items, record_found, run_progress, start_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -65,7 +66,7 @@ def test_selector_drift_fails_once_with_evidence(stack: RunningStack) -> None:
     scan_queue = stack.ctx.jobs.queue("scan")
     failed = FailedJobRegistry(queue=scan_queue)
     wait_for(lambda: failed.count == 1)
-    job = Job.fetch(failed.get_job_ids()[0], connection=stack.ctx.jobs.connection)
+    job = Job.fetch(failed.get_job_ids()[0], connection=stack.ctx.jobs.connection, serializer=SERIALIZER)
     assert 0 == job.retries_left
     assert 0 == ScheduledJobRegistry(queue=scan_queue).count
     assert "[selector_drift]" in job.latest_result().exc_string

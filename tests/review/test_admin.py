@@ -16,6 +16,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from tests.review.support import PASSWORD, REFERENCE, ReviewApp, Visitor
+from vhub.queues import SERIALIZER
 from vhub.runtime import free_port
 from vhub.store.audit import record_event
 from vhub.store.tables import AuditEventRow, UserRow, utcnow
@@ -281,7 +282,7 @@ def fail_a_job(review: ReviewApp, redis_client: Redis, value: float = -1) -> str
     """A job that fails for real: math.sqrt(-1), run by an rq SimpleWorker in burst mode."""
     queue = review.ctx.jobs.queue("default")
     job = queue.enqueue(math.sqrt, value, description="a job that fails")
-    SimpleWorker([queue], connection=redis_client).work(burst=True)
+    SimpleWorker([queue], connection=redis_client, serializer=SERIALIZER).work(burst=True)
     assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
     return job.id
 

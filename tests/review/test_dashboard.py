@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy.orm import Session
 
 from tests.review.support import ACCOUNTS, ReviewApp, data_quality_row, draft_row
-from vhub.queues import Jobs, QueuePolicy, connect
+from vhub.queues import SERIALIZER, Jobs, QueuePolicy, connect
 from vhub.review import dashboard
 from vhub.review.dashboard import BacklogCell, Compliance
 from vhub.runtime import free_port
@@ -156,8 +156,8 @@ def test_queue_figures_count_finished_and_failed_jobs(redis_client: Redis, redis
     default.enqueue(math.sqrt, 4)
     default.enqueue(math.sqrt, -1)
     low.enqueue(math.sqrt, 9)
-    SimpleWorker([default, low], connection=redis_client).work(burst=True)
-    Queue("scan", connection=redis_client).enqueue(math.sqrt, 16)
+    SimpleWorker([default, low], connection=redis_client, serializer=SERIALIZER).work(burst=True)
+    jobs.queue("scan").enqueue(math.sqrt, 16)
     figures = dashboard.queue_figures(jobs)
     jobs.connection.close()
     assert figures is not None

@@ -9,10 +9,12 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
+from tasks.draft import draft_action
 from tasks.triage import triage_incident
 from tests.factories import raw_incident
-from vhub import context
+from vhub import context, redaction
 from vhub.models import validate_incident
+from vhub.queues import SERIALIZER
 from vhub.settings import Settings
 from vhub.store import Database
 from vhub.store.incidents import save_incident
@@ -33,8 +35,12 @@ def stored(settings: Settings, db: Database, redis_url: str, redis_client: Redis
     context.current().db.dispose()
 
 
-def draft_jobs(redis_client: Redis) -> list[tuple]:
-    return [job.args for name in ("high", "default", "low") for job in Queue(name, connection=redis_client).jobs]
+def draft_jobs(redis_client: Redis) -> list[list]:
+    return [
+        job.args
+        for name in ("high", "default", "low")
+        for job in Queue(name, connection=redis_client, serializer=SERIALIZER).jobs
+    ]
 
 
 def test_no_school_becomes_a_data_quality_item_and_no_notice(stored: str, redis_client: Redis) -> None:
@@ -66,9 +72,20 @@ def test_a_correction_makes_triage_decide_again(stored: str, redis_client: Redis
         item.status = "resolved"
         item.resolution = {"corrections": {"people[2].school": "Brookfield Primary School"}}
     for name in ("high", "default", "low"):
-        Queue(name, connection=redis_client).empty()
+        Queue(name, connection=redis_client, serializer=SERIALIZER).empty()
     triage_incident("OCC/26/000101", stored, True)
     assert ["encompass", "referral"] == sorted(args[2] for args in draft_jobs(redis_client))
     with context.current().db.session() as session:
         assert 1 == len(session.scalars(select(TriageResultRow)).all())
         assert 1 == len(session.scalars(select(AuditEventRow).where(AuditEventRow.action == "triage.replaced")).all())
+
+
+def test_triage_and_draft_mask_the_people_they_load(stored: str, redis_client: Redis) -> None:
+    """Once triage or drafting has loaded an incident, its people's names are masked in any later log line."""
+    person = raw_incident()["people"][0]
+    name = f"{person['forename']} {person['surname']}"
+    triage_incident("OCC/26/000101", stored)
+    after_triage = redaction.redact_text(name)
+    redaction.forget()
+    draft_action(*draft_jobs(redis_client)[0])
+    assert ("[name]", "[name]") == (after_triage, redaction.redact_text(name))

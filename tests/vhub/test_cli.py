@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from vhub.portals import portal_names
 from vhub.store.database import sql_script
 
 
@@ -42,6 +43,24 @@ def test_failed_without_a_stack_exits_with_advice(tmp_path: Path) -> None:
         result.returncode,
         result.stderr,
     )
+
+
+def test_resuming_a_portal_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    """A mistyped portal name is refused with the names config/portals.toml knows; nothing says "resumed"."""
+    result = vhub("portals", "resume", "school", data_dir=tmp_path)
+    expected = f"vhub: There is no portal called 'school'. config/portals.toml names: {', '.join(portal_names())}.\n"
+    assert (2, "", expected) == (result.returncode, result.stdout, result.stderr)
+
+
+@pytest.mark.usefixtures("redis_client")  # an empty Redis: no failed jobs
+def test_replaying_a_job_that_is_not_failed_is_an_error(tmp_path: Path, redis_url: str) -> None:
+    """An id that is not among the failed jobs is refused, pointing at `vhub failed list`; nothing is replayed."""
+    result = vhub("failed", "replay", "not-a-job", data_dir=tmp_path, env={"VHUB_REDIS_URL": redis_url})
+    expected = (
+        "vhub: not-a-job is not among the failed jobs; `vhub failed list` shows the ids of those that are. "
+        "Nothing was replayed.\n"
+    )
+    assert (2, "", expected) == (result.returncode, result.stdout, result.stderr)
 
 
 def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import math
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from redis import Redis
+from rq.job import Job
 
 from vhub.errors import ConfigurationError
-from vhub.queues import POLICY_FILE, QueuePolicy
+from vhub.queues import POLICY_FILE, SERIALIZER, Jobs, QueuePolicy
+from vhub.worker import VhubWorker
 
 MINIMAL = """
 [queues]
@@ -54,3 +61,22 @@ def test_a_job_on_an_unknown_queue_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_job_kind_names_the_table_to_add() -> None:
     with pytest.raises(ConfigurationError, match=r"has no \[jobs.reticulate\] table"):
         QueuePolicy.load(POLICY_FILE).job("reticulate")
+
+
+def test_jobs_are_stored_as_json_and_run_from_it(redis_client: Redis) -> None:
+    """A job's function and arguments are JSON in Redis, and a worker runs it from that JSON."""
+    jobs = Jobs(redis_client)
+    job = jobs.enqueue("triage", math.fsum, [0.5, 1.5])
+    stored = redis_client.hget(job.key, "data")
+    assert isinstance(stored, bytes)
+    assert ["math.fsum", None, [[0.5, 1.5]], {}] == json.loads(zlib.decompress(stored))
+    VhubWorker(jobs.queues(), connection=redis_client).work(burst=True)
+    assert 2.0 == Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).return_value()
+
+
+def test_an_argument_json_cannot_hold_is_refused_when_enqueued(redis_client: Redis) -> None:
+    """A time must be passed as its ISO string: a datetime object is refused before anything is queued."""
+    jobs = Jobs(redis_client)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jobs.enqueue("triage", "tasks.triage.triage_incident", "OCC/26/000101", datetime(2026, 3, 14, tzinfo=UTC))
+    assert 0 == jobs.queue("default").count

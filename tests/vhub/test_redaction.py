@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
 import structlog
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from structlog.testing import LogCapture
 
-from vhub import logs, redaction
-from vhub.settings import Settings
+from tests.factories import raw_incident
+from vhub import redaction
+from vhub.models import validate_incident
+from vhub.store import Database
 
 NAME, SURNAME, DOB, POSTCODE = "Zoë", "Quartermaine", "03/04/2015", "WR1 2AB"
-
-
-@pytest.fixture
-def captured() -> LogCapture:
-    """The production processor chain, with a capture at the end instead of a renderer."""
-    capture = LogCapture()
-    structlog.configure(
-        processors=[*logs.shared_processors(), capture],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-    )
-    yield capture
-    structlog.reset_defaults()
-    redaction.forget()
 
 
 def test_planted_personal_data_never_appears(captured: LogCapture) -> None:
@@ -71,26 +62,15 @@ def test_exception_text_is_redacted(captured: LogCapture) -> None:
     assert "could not read [name]" in captured.entries[0]["exception"]
 
 
-def test_log_file_and_standard_logging_are_redacted(tmp_path: pytest.TempPathFactory) -> None:
+def test_log_file_and_standard_logging_are_redacted(log_file: Callable[[], str]) -> None:
     """The JSON log file holds no planted data, from structlog or from libraries using logging."""
-    settings = Settings(data_dir=tmp_path)
-    logs.configure(settings, console=False)
-    try:
-        redaction.remember([SURNAME])
-        structlog.get_logger("t").info("stored", who=SURNAME, postcode=POSTCODE)
-        logging.getLogger("rq.worker").info("job for %s at %s", SURNAME, POSTCODE)
-        for handler in logging.getLogger().handlers:
-            handler.flush()
-        text = (settings.log_dir / logs.LOG_FILE).read_text(encoding="utf-8")
-        assert 2 == len(text.splitlines())
-        assert SURNAME not in text and POSTCODE not in text
-        assert all(json.loads(line)["event"] for line in text.splitlines())
-    finally:
-        redaction.forget()
-        for handler in list(logging.getLogger().handlers):
-            logging.getLogger().removeHandler(handler)
-            handler.close()
-        structlog.reset_defaults()
+    redaction.remember([SURNAME])
+    structlog.get_logger("t").info("stored", who=SURNAME, postcode=POSTCODE)
+    logging.getLogger("rq.worker").info("job for %s at %s", SURNAME, POSTCODE)
+    text = log_file()
+    assert 2 == len(text.splitlines())
+    assert SURNAME not in text and POSTCODE not in text
+    assert all(json.loads(line)["event"] for line in text.splitlines())
 
 
 def test_values_quoted_by_validation_errors_are_removed(captured: LogCapture) -> None:
@@ -98,3 +78,38 @@ def test_values_quoted_by_validation_errors_are_removed(captured: LogCapture) ->
     structlog.get_logger().info("surname\n  Value error [type=value_error, input_value='Quartermaine', input_type=str]")
     assert "Quartermaine" not in captured.entries[0]["event"]
     assert "input_value=[redacted], input_type=str" in captured.entries[0]["event"]
+
+
+def test_a_failed_statements_parameters_never_reach_a_log(captured: LogCapture, db: Database) -> None:
+    """A SQL error quotes its statement but not its parameters (here a casefolded name and date of birth)."""
+    key = f"{SURNAME.casefold()}|{NAME.casefold()}|2015-04-03"
+    with pytest.raises(OperationalError) as failure, db.session() as session:
+        session.execute(text("SELECT id FROM people WHERE match_key = :key AND no_such_column = 1"), {"key": key})
+    try:
+        raise RuntimeError("person lookup failed") from failure.value
+    except RuntimeError as error:
+        structlog.get_logger().exception("lookup failed", error=str(error.__cause__))
+    text_logged = json.dumps(captured.entries, default=str)
+    assert "no_such_column" in text_logged
+    assert SURNAME.casefold() not in text_logged
+
+
+def test_an_exception_logged_as_a_value_is_redacted(captured: LogCapture) -> None:
+    """An exception object passed as an event value is rendered with its message masked."""
+    redaction.remember([SURNAME])
+    structlog.get_logger().warning("step failed", error=ValueError(f"no school recorded for {SURNAME}"))
+    assert "ValueError('no school recorded for [name]')" == captured.entries[0]["error"]
+
+
+def test_a_records_people_are_remembered_wherever_they_sit(captured: LogCapture) -> None:
+    """Every name, date of birth, address and the officer of an incident are masked once it is remembered."""
+    incident = validate_incident(raw_incident())
+    redaction.remember_record(incident)
+    person = incident.people[0]
+    assert person.date_of_birth is not None and person.address is not None
+    born = person.date_of_birth.strftime("%d/%m/%Y")
+    structlog.get_logger().info(
+        f"{person.forename} {person.surname} (born {born} 10:00) of {person.address.line1}; "
+        f"{person.surname.upper()} seen by {incident.officer}"
+    )
+    assert "[name] (born [name] 10:00) of [name]; [name] seen by [name]" == captured.entries[0]["event"]

@@ -38,14 +38,16 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    # A failed statement's error text quotes its parameters (names, dates of birth); that text reaches
+    # logs and rq's failed-job records, so the parameters are left out of it.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql"):
         try:
-            return create_engine(url, pool_pre_ping=True)
+            return create_engine(url, pool_pre_ping=True, hide_parameters=True)
         except ModuleNotFoundError:
             raise ConfigurationError(
                 "A PostgreSQL URL needs the PostgreSQL driver: pip install -e '.[postgres]' (psycopg)."

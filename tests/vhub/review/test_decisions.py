@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from rq import Queue
 from sqlalchemy import select
 
 from tests.vhub.review.conftest import NOW
@@ -34,8 +33,8 @@ def test_approval_records_the_decision_and_queues_the_submission(
         outcome = approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
     assert "approved" == outcome
     assert ("approved", 2) == (draft(db, draft_id).status, draft(db, draft_id).row_version)
-    submitted = Queue("submit", connection=jobs.connection).jobs
-    assert [("tasks.submit.submit_draft", (draft_id,))] == [(job.func_name, job.args) for job in submitted]
+    submitted = jobs.queue("submit").jobs
+    assert [("tasks.submit.submit_draft", [draft_id])] == [(job.func_name, job.args) for job in submitted]
     with db.session() as session:
         assert ["approved"] == list(session.scalars(select(DecisionRow.decision)))
         assert 1 == len(session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.approved")).all())
@@ -50,7 +49,7 @@ def test_a_stale_version_is_refused(
         approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
     with pytest.raises(Conflict, match="changed while you had it open"), db.session() as session:
         approve(session, draft_id, users["sam"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
-    assert 1 == len(Queue("submit", connection=jobs.connection).job_ids)
+    assert 1 == len(jobs.queue("submit").job_ids)
 
 
 def test_a_claim_by_someone_else_blocks_changes_until_it_lapses(
@@ -78,14 +77,14 @@ def test_red_risk_needs_two_different_approvers(
         assert "awaiting_second_approval" == approve(
             session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True
         )
-    assert [] == Queue("submit", connection=jobs.connection).job_ids
+    assert [] == jobs.queue("submit").job_ids
     with pytest.raises(BusinessError, match="second, different reviewer"), db.session() as session:
         approve(session, draft_id, users["alex"], 2, now=NOW, jobs=jobs, second_approver_for_red=True)
     with db.session() as session:
         assert "approved" == approve(
             session, draft_id, users["sam"], 2, now=NOW, jobs=jobs, second_approver_for_red=True
         )
-    assert 1 == len(Queue("submit", connection=jobs.connection).job_ids)
+    assert 1 == len(jobs.queue("submit").job_ids)
 
 
 def test_edits_are_audited_field_by_field(db: Database, users: dict[str, User], make_draft: Callable[..., int]) -> None:

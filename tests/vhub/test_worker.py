@@ -1,0 +1,81 @@
+"""The worker: it reads jobs as JSON only, and nothing one job bound to its log lines reaches the next."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from structlog.testing import LogCapture
+
+from vhub import logs, redaction
+from vhub.queues import SERIALIZER, Jobs
+from vhub.worker import VhubWorker
+
+log = logs.get_logger(__name__)
+SURNAME = "Quartermaine"
+
+
+def bind_a_reference(reference: str) -> None:
+    """A job that binds an incident reference to its lines, as the task functions do."""
+    logs.bind(reference=reference, workflow="referral")
+    log.info("first job")
+
+
+def log_a_line() -> None:
+    log.info("second job")
+
+
+def fail_naming_a_person() -> None:
+    """A job that loads a person (registering the name, as every job does) and then fails quoting it."""
+    redaction.remember([SURNAME])
+    raise RuntimeError(f"no school recorded for {SURNAME}")
+
+
+class _RunsCodeWhenUnpickled:
+    """What an attacker able to write to Redis would put in a job: unpickling it runs code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_job_does_not_carry_the_context_of_the_job_before(captured: LogCapture, redis_client: Redis) -> None:
+    """The second job's lines carry its own job id and nothing the first job bound."""
+    queue = Jobs(redis_client).queue("default")
+    first = queue.enqueue(bind_a_reference, "OCC/26/000101")
+    second = queue.enqueue(log_a_line)
+    VhubWorker([queue], connection=redis_client).work(burst=True)
+    lines = {entry["event"]: entry for entry in captured.entries if entry["event"] in ("first job", "second job")}
+    assert (first.id, "OCC/26/000101") == (lines["first job"]["job_id"], lines["first job"]["reference"])
+    assert {"job_id": second.id, "queue": "default"} == {
+        key: value for key, value in lines["second job"].items() if key in ("job_id", "queue", "reference", "workflow")
+    }
+
+
+def test_a_pickled_job_is_refused_and_its_code_never_runs(redis_client: Redis, tmp_path: Path) -> None:
+    """A job written to Redis with pickle (rq's default) fails unread: the code its bytes carry does not run."""
+    marker = tmp_path / "code-ran"
+    Queue("default", connection=redis_client).enqueue(math.sqrt, _RunsCodeWhenUnpickled(marker))
+    queue = Jobs(redis_client).queue("default")
+    VhubWorker([queue], connection=redis_client).work(burst=True)
+    assert (False, 1) == (marker.exists(), FailedJobRegistry(queue=queue).count)
+
+
+def test_a_failed_jobs_error_is_masked_in_the_log_and_in_rq(log_file: Callable[[], str], redis_client: Redis) -> None:
+    """The worker's line about a failed job and rq's failed-job record both mask the name the job registered."""
+    queue = Jobs(redis_client).queue("default")
+    job = queue.enqueue(fail_naming_a_person)
+    VhubWorker([queue], connection=redis_client).work(burst=True)
+    result = Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).latest_result()
+    assert result is not None
+    logged = log_file()
+    assert "RuntimeError: no school recorded for [name]" == result.exc_string.strip().splitlines()[-1]
+    assert (False, True) == (SURNAME in logged, "no school recorded for [name]" in logged)

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from vhub.errors import VhubError
 from vhub.queues import SERIALIZER, Jobs
+
+# A job whose data is not JSON (it failed before jobs were stored as JSON, or vhub did not write it) is
+# still listed with its reason, but its function and arguments are never unpickled to show them (and a
+# worker refuses it if it is replayed).
+UNREADABLE = "(not readable: not stored as JSON)"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,13 @@ def _reason(job: Job) -> str:
     return lines[-1].strip() if lines else "no error recorded"
 
 
+def _call(job: Job) -> tuple[str, str]:
+    try:
+        return job.func_name or "?", ", ".join(repr(arg) for arg in job.args)
+    except DeserializationError:
+        return "?", UNREADABLE
+
+
 def list_failed(jobs: Jobs) -> list[FailedJob]:
     found = []
     for queue in jobs.queues():
@@ -39,12 +51,13 @@ def list_failed(jobs: Jobs) -> list[FailedJob]:
                 job = Job.fetch(job_id, connection=jobs.connection, serializer=SERIALIZER)
             except NoSuchJobError:
                 continue
+            function, args = _call(job)
             found.append(
                 FailedJob(
                     id=job.id,
                     queue=queue.name,
-                    function=job.func_name or "?",
-                    args=", ".join(repr(arg) for arg in job.args),
+                    function=function,
+                    args=args,
                     failed_at=job.ended_at,
                     reason=_reason(job),
                 )

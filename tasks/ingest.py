@@ -1,8 +1,9 @@
 """Reading the records system: a scan lists changed incidents, one ingest job stores each version.
 
 Both jobs are idempotent. A scan that is retried re-queues what its run still has pending; an ingest
-of a version already stored adds nothing; an invalid record becomes a data-quality item (the job
-succeeds: a person, not a retry, must fix it); the watermark moves only past versions safely handled.
+of a version already stored adds nothing; an invalid record becomes one data-quality item per version
+(vhub/intake.py; the job succeeds: a person, not a retry, must fix it); the watermark moves only past
+versions safely handled.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from bots.records_system import RecordsBot
 from tasks.triage import queue_triage, triage_run
 from vhub import logs
 from vhub.context import current
-from vhub.errors import BusinessError, InvalidRecord
+from vhub.intake import Invalid, keep_invalid, read_valid
 from vhub.models import validate_incident
 from vhub.store.incidents import has_version, save_incident
 from vhub.store.runs import (
     finish_item,
     get_watermark,
     record_found,
-    record_invalid,
     set_item_job,
     start_run,
 )
@@ -87,13 +87,9 @@ def ingest(run_id: str, system_id: int, reference: str, last_modified: str) -> s
         if has_version(session, reference, listed_version):
             finish_item(session, run_id, reference, listed_version, "unchanged")
             return "unchanged"
-    try:
-        raw = RecordsBot(ctx.settings).read_incident(system_id)
-        incident = validate_incident(raw)
-    except InvalidRecord as error:
-        return _keep_for_review(run_id, system_id, reference, listed_version, error.reasons, raw)
-    except BusinessError as error:
-        return _keep_for_review(run_id, system_id, reference, listed_version, [error.message], {})
+    incident = read_valid(lambda: RecordsBot(ctx.settings).read_incident(system_id), validate_incident)
+    if isinstance(incident, Invalid):
+        return _keep_for_review(run_id, system_id, reference, listed_version, incident)
     with ctx.db.session() as session:
         outcome = save_incident(session, incident, source_system=SYSTEM)
         finish_item(session, run_id, reference, listed_version, "stored" if outcome == "new" else "unchanged")
@@ -104,14 +100,12 @@ def ingest(run_id: str, system_id: int, reference: str, last_modified: str) -> s
     return "stored" if outcome == "new" else "unchanged"
 
 
-def _keep_for_review(
-    run_id: str, system_id: int, reference: str, version: datetime, reasons: list[str], raw: dict[str, Any]
-) -> str:
+def _keep_for_review(run_id: str, system_id: int, reference: str, version: datetime, invalid: Invalid) -> str:
     """A record a person must look at: kept as a data-quality item; the run goes on without it."""
     with current().db.session() as session:
-        record_invalid(
-            session, system=SYSTEM, system_id=system_id, reference=reference, version=version, reasons=reasons, raw=raw
+        keep_invalid(
+            session, invalid, system=SYSTEM, system_id=system_id, reference=reference, version=version, actor="ingest"
         )
         finish_item(session, run_id, reference, version, "invalid")
-    log.warning("record kept for review", reasons=reasons)
+    log.warning("record kept for review", reasons=invalid.reasons)
     return "invalid"

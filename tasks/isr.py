@@ -8,21 +8,23 @@ described without identifying anyone else, or "no trace".
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from bots.isr_portal import IsrPortalBot
+from bots.isr_portal.parse import validate_request
 from bots.records_system import RecordsBot
 from tasks.triage import queue_triage
 from vhub import logs, redaction
 from vhub.context import current
 from vhub.drafting import draft_isr_response, load_drafting_config, summarise_for_subject
-from vhub.errors import BusinessError, InvalidRecord
+from vhub.errors import BusinessError
+from vhub.intake import Invalid, keep_invalid, read_valid
 from vhub.isr import IsrRequest, SubjectFinding
 from vhub.models import LONDON, validate_incident
 from vhub.store.drafts import dedupe_key, save_draft
 from vhub.store.incidents import has_version, save_incident
 from vhub.store.isr import incidents_of, known_request_ids, request_row, save_request
-from vhub.store.runs import record_invalid
 from vhub.store.tables import DraftRow, utcnow
 from vhub.triage import load_config
 from vhub.triage.model import Recipient, RecipientKind
@@ -37,54 +39,56 @@ def start_isr_scan() -> str:
     return job.id
 
 
+def _system_id(request_id: str) -> int:
+    """A number for the request's data-quality item: ISR-2026-00012 -> 202600012, unique across years."""
+    digits = "".join(char for char in request_id if char.isdigit())[:9]
+    return int(digits) if digits else 0
+
+
 def isr_scan() -> dict[str, Any]:
-    """Read every open request not yet kept, keep it, and queue its lookup."""
+    """Read every open request not yet kept, keep it, and queue its lookup. An invalid request is read again
+    at each scan (the partner may have corrected it) but becomes a data-quality item only once."""
     ctx = current()
     logs.bind(system=SYSTEM, step="isr scan")
     bot = IsrPortalBot(ctx.settings)
     with ctx.db.session() as session:
         known = known_request_ids(session)
     new = [request_id for request_id in bot.list_open_requests() if request_id not in known]
+    invalid = 0
     for request_id in new:
-        try:
-            request = bot.read_request(request_id)
-        except InvalidRecord as error:
+        request = read_valid(partial(bot.read_raw_request, request_id), validate_request)
+        if isinstance(request, Invalid):
             with ctx.db.session() as session:
-                record_invalid(
+                invalid += keep_invalid(
                     session,
+                    request,
                     system=SYSTEM,
-                    system_id=int(request_id.rsplit("-", 1)[-1]),
+                    system_id=_system_id(request_id),
                     reference=request_id,
-                    version=utcnow().replace(microsecond=0),
-                    reasons=error.reasons,
-                    raw={"request_id": request_id},
+                    version=None,  # the portal gives requests no version: what was read stands in for one
                     actor="isr_intake",
                 )
             continue
         with ctx.db.session() as session:
             save_request(session, request)
         ctx.jobs.enqueue("isr_lookup", isr_lookup, request_id, description=f"look up {request_id}")
-    log.info("information sharing requests read", new=len(new))
+    log.info("information sharing requests read", new=len(new), newly_invalid=invalid)
     return {"new": len(new)}
 
 
-def _read_into_store(records: RecordsBot, system_id: int, reference: str) -> str:
+def _read_into_store(records: RecordsBot, system_id: int, reference: str, version: datetime) -> str:
     """Read one incident found by a person search and store it (the same checks as an ingest)."""
     ctx = current()
-    try:
-        raw = records.read_incident(system_id)
-        incident = validate_incident(raw)
-    except (InvalidRecord, BusinessError) as error:
-        reasons = error.reasons if isinstance(error, InvalidRecord) else [error.message]
+    incident = read_valid(lambda: records.read_incident(system_id), validate_incident)
+    if isinstance(incident, Invalid):
         with ctx.db.session() as session:
-            record_invalid(
+            keep_invalid(
                 session,
+                incident,
                 system="records_system",
                 system_id=system_id,
                 reference=reference,
-                version=utcnow().replace(microsecond=0),
-                reasons=reasons,
-                raw={},
+                version=version,
                 actor="isr_lookup",
             )
         return "invalid"
@@ -111,7 +115,7 @@ def isr_lookup(request_id: str) -> dict[str, Any]:
             with ctx.db.session() as session:
                 stored = has_version(session, listed.reference, listed.last_modified)
             if not stored:
-                _read_into_store(records, listed.system_id, listed.reference)
+                _read_into_store(records, listed.system_id, listed.reference, listed.last_modified)
     findings = []
     with ctx.db.session() as session:
         for subject in request.subjects:

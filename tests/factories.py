@@ -1,4 +1,4 @@
-"""Hand-built records for unit tests: one valid incident as the records system displays it."""
+"""Hand-built records for unit tests: one valid incident as the records system displays it, one ISR request."""
 
 from __future__ import annotations
 
@@ -64,5 +64,25 @@ _BASE: dict[str, Any] = {
 def raw_incident(**overrides: Any) -> dict[str, Any]:
     """A valid raw incident; keyword arguments replace top-level fields."""
     raw = copy.deepcopy(_BASE)
+    raw.update(overrides)
+    return raw
+
+
+_ISR_BASE: dict[str, Any] = {
+    "request_id": "ISR-2026-00042",
+    "requester": "Shropshire Compass",
+    "requester_authority": "shropshire",
+    "purpose": "Section 47 enquiry",
+    "lawful_basis": "Children Act 1989 s47",
+    "received_at": "16/03/2026 10:05 GMT",
+    "due_date": "18/03/2026",
+    "notes": None,
+    "subjects": [{"subject_id": "S1", "forename": "Alexandra", "surname": "Testperson", "date_of_birth": "02/05/1991"}],
+}
+
+
+def raw_isr_request(**overrides: Any) -> dict[str, Any]:
+    """A valid raw Information Sharing Request as the ISR bot reads it; keyword arguments replace fields."""
+    raw = copy.deepcopy(_ISR_BASE)
     raw.update(overrides)
     return raw

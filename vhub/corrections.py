@@ -10,6 +10,7 @@ import copy
 import re
 from typing import Any
 
+from vhub.errors import InvalidRecord
 from vhub.models import Incident, validate_incident
 
 _PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
@@ -50,6 +51,18 @@ def reason_paths(reasons: list[str]) -> list[str]:
         if sep and _PART.fullmatch(head.split(".")[0].split("[")[0]) and head not in paths:
             paths.append(head)
     return paths
+
+
+def require_values(typed: dict[str, str]) -> dict[str, str]:
+    """The corrections a person typed, each field filled in. A blank is no correction (it would turn a
+    wrong value into a missing one): InvalidRecord naming each blank field; resolving by hand is the way."""
+    blank = [path for path, value in typed.items() if not value.strip()]
+    if blank:
+        reasons = [
+            f"{path}: is blank: type the corrected value, or resolve the item by hand with a note" for path in blank
+        ]
+        raise InvalidRecord("The correction leaves a field blank: " + "; ".join(reasons), reasons)
+    return {path: value.strip() for path, value in typed.items()}
 
 
 def corrected(raw: dict[str, Any], corrections: dict[str, Any]) -> dict[str, Any]:

@@ -1,18 +1,20 @@
 """The domain objects read from the records system, validated with messages a person can act on.
 
 Dates arrive as the records system prints them (``31/01/2015``, ``31/01/2026 22:05 GMT``) and are
-stored as ``date`` and UTC-aware ``datetime``. Validation messages name the field, never its value.
+stored as ``date`` and UTC-aware ``datetime``. Every text field has a length limit that fits its column in
+vhub/store/tables.py and refuses control characters. Validation messages name the field, never its value.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from vhub.errors import InvalidRecord
 
@@ -153,10 +155,72 @@ def _require_aware(value: Any) -> Any:
     return value
 
 
+# Text limits, in characters: each fits the column the value is stored in (vhub/store/tables.py).
+NAME_MAX = 80  # names, towns, officers, incident types: String(80)
+LABEL_MAX = 120  # crime classification, relationship, school: String(120)
+LINE_MAX = 200  # the first line of an address: String(200)
+LONG_TEXT_MAX = 20_000  # narrative, the voice of the child, assessment summaries: Text
+# The earliest date of birth believed, and the oldest age: anything outside is a typing slip to check.
+EARLIEST_BIRTH = date(1900, 1, 1)
+OLDEST_YEARS = 120
+_LAYOUT = frozenset("\n\r\t")  # line breaks and tabs belong in long text; CR because CRLF is a line break
+
+
+def _control_characters(value: str, allowed: frozenset[str]) -> str:
+    # Control characters (a NUL byte, an escape) are no one's name and break what reads the value later
+    # (PostgreSQL refuses NUL outright): the field is invalid, never quietly cleaned.
+    if any(unicodedata.category(char) in ("Cc", "Cs") and char not in allowed for char in value):
+        raise ValueError("contains a hidden control character (such as a NUL byte): retype it where it was recorded")
+    return value
+
+
+def one_line(value: str) -> str:
+    """Short text: no control characters at all (a line break in a name is a slip too)."""
+    return _control_characters(value, frozenset())
+
+
+def _long_text(value: str) -> str:
+    return _control_characters(value, _LAYOUT)
+
+
+def _born_since_1900(value: date) -> date:
+    if value < EARLIEST_BIRTH:
+        raise ValueError(f"is before {EARLIEST_BIRTH.year}: check the year of birth")
+    return value
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February, in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+def birth_problem(born: date, day: date, event: str) -> str | None:
+    """What is implausible about a date of birth given on ``day`` (the day of the incident or request)."""
+    if born > day:
+        return f"is after the {event} date"
+    if born < _years_before(day, OLDEST_YEARS):
+        return f"is more than {OLDEST_YEARS} years before the {event}: check the year of birth"
+    return None
+
+
 UKDate = Annotated[date, BeforeValidator(parse_uk_date)]
+DateOfBirth = Annotated[date, AfterValidator(_born_since_1900), BeforeValidator(parse_uk_date)]
 UKDateTime = Annotated[datetime, BeforeValidator(_require_aware), BeforeValidator(parse_uk_datetime)]
 Postcode = Annotated[str, BeforeValidator(normalise_postcode)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(one_line)]
+Label = Annotated[str, Field(min_length=1, max_length=LABEL_MAX), AfterValidator(one_line)]
+AddressLine = Annotated[str, Field(min_length=1, max_length=LINE_MAX), AfterValidator(one_line)]
+LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX), AfterValidator(_long_text)]
+OptionalLabel = Annotated[Label | None, BeforeValidator(_blank_to_none)]
+OptionalLongText = Annotated[LongText | None, BeforeValidator(_blank_to_none)]
+
+
+def _short(name: str, most: int = 40) -> str:
+    """A field name as read (an unexpected key may be anything, a megabyte long): shortened to be readable."""
+    return name if len(name) <= most else f"{name[: most - 1]}…"
 
 
 class _Model(BaseModel):
@@ -164,8 +228,8 @@ class _Model(BaseModel):
 
 
 class Address(_Model):
-    line1: str = Field(min_length=1)
-    town: str = Field(min_length=1)
+    line1: AddressLine
+    town: Name
     postcode: Postcode
 
 
@@ -173,18 +237,18 @@ class Person(_Model):
     """A person linked to an incident, with their role in it."""
 
     nominal_ref: str = Field(pattern=r"^N\d{6}$")
-    forename: str = Field(min_length=1)
-    surname: str = Field(min_length=1)
-    date_of_birth: UKDate | None = None
-    age_years: int | None = Field(None, ge=0, le=120, description="recorded when the date of birth is not")
+    forename: Name
+    surname: Name
+    date_of_birth: DateOfBirth | None = None
+    age_years: int | None = Field(None, ge=0, le=OLDEST_YEARS, description="recorded when the date of birth is not")
     gender: Gender = Gender.unknown
     address: Address | None = None
     role: Role
-    relationship: OptionalText = None
-    school: OptionalText = Field(None, description="school or nursery; children only")
+    relationship: OptionalLabel = None
+    school: OptionalLabel = Field(None, description="school or nursery; children only")
     home_educated: bool = False
     present: bool | None = Field(None, description="whether the person was present at the incident")
-    voice_of_child: OptionalText = Field(None, description="what the child said, if spoken to")
+    voice_of_child: OptionalLongText = Field(None, description="what the child said, if spoken to")
 
     def age_on(self, day: date) -> int | None:
         if self.date_of_birth is None:
@@ -205,7 +269,9 @@ class DashAssessment(_Model):
     def _known_questions(self) -> DashAssessment:
         unknown = sorted(set(self.answers) - set(DASH_KEYS))
         if unknown:
-            raise ValueError(f"has answers to unknown DASH questions: {', '.join(unknown)}")
+            named = ", ".join(_short(key) for key in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(f"has answers to unknown DASH questions: {named}{more}")
         return self
 
     @property
@@ -222,7 +288,7 @@ class ChildRiskAssessment(_Model):
     nominal_ref: str = Field(pattern=r"^N\d{6}$")
     level: DashGrading
     completed_at: UKDateTime
-    summary: str = ""
+    summary: LongText = ""
 
 
 class Incident(_Model):
@@ -231,17 +297,17 @@ class Incident(_Model):
     reference: str = Field(pattern=REFERENCE_RE.pattern)
     system_id: int = Field(ge=1)
     last_modified: UKDateTime
-    incident_type: str = Field(min_length=1)
+    incident_type: Name
     domestic_abuse: bool
-    crime_classification: OptionalText = None
+    crime_classification: OptionalLabel = None
     occurred_at: UKDateTime
     location: Address
-    officer: str = Field(min_length=1)
+    officer: Name
     people: list[Person]
     dash: DashAssessment | None = None
     ppn: Ppn | None = None
     child_risk_assessments: list[ChildRiskAssessment] = []
-    narrative: str = ""
+    narrative: LongText = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Incident:
@@ -250,8 +316,9 @@ class Incident(_Model):
         day = self.occurred_at.astimezone(LONDON).date()
         refs = [person.nominal_ref for person in self.people]
         for index, person in enumerate(self.people):
-            if person.date_of_birth and person.date_of_birth > day:
-                raise ValueError(f"people[{index}].date_of_birth: is after the incident date")
+            problem = birth_problem(person.date_of_birth, day, "incident") if person.date_of_birth else None
+            if problem:
+                raise ValueError(f"people[{index}].date_of_birth: {problem}")
             if refs.count(person.nominal_ref) > 1:
                 raise ValueError(f"people[{index}].nominal_ref: the same person is linked twice")
         for index, cra in enumerate(self.child_risk_assessments):
@@ -290,9 +357,11 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False, include_input=False):
         path = ""
         for part in item["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+            path += f"[{part}]" if isinstance(part, int) else (f".{_short(part)}" if path else _short(part))
         if item["type"] == "enum":
             message = f"is not one of {item.get('ctx', {}).get('expected', 'the allowed values')}"
+        elif item["type"] == "string_too_long":
+            message = f"is longer than {item.get('ctx', {}).get('max_length')} characters, the most VHub keeps"
         else:
             message = _MESSAGES.get(item["type"], item["msg"].removeprefix("Value error, "))
         reasons.append(f"{path}: {message}" if path else message)

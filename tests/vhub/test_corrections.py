@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import raw_incident
-from vhub.corrections import apply_to_incident, corrected, get_path, reason_paths, set_path
+from vhub.corrections import apply_to_incident, corrected, get_path, reason_paths, require_values, set_path
 from vhub.errors import InvalidRecord
 from vhub.models import validate_incident
 
@@ -50,3 +50,22 @@ def test_corrections_apply_to_a_stored_incident() -> None:
         == apply_to_incident(incident, {"people[2].school": "Brookfield Primary School"}).people[2].school
     )
     assert incident is apply_to_incident(incident, {})
+
+
+def test_a_correction_that_leaves_a_field_blank_is_refused_with_the_field_named() -> None:
+    """A blank (or only spaces) is no correction: each blank field is named; filled values are kept, trimmed."""
+    with pytest.raises(InvalidRecord) as caught:
+        require_values({"people[2].date_of_birth": "  ", "people[2].school": "Brookfield Primary School"})
+    assert [
+        "people[2].date_of_birth: is blank: type the corrected value, or resolve the item by hand with a note"
+    ] == caught.value.reasons
+    assert {"people[2].date_of_birth": "2016-02-29"} == require_values({"people[2].date_of_birth": " 2016-02-29 "})
+
+
+def test_a_corrected_date_of_birth_must_be_plausible() -> None:
+    """A child's date of birth corrected to 1899 is refused like one read from the records system."""
+    raw = raw_incident()
+    raw["people"][2]["date_of_birth"] = "31/02/2016"
+    with pytest.raises(InvalidRecord) as caught:
+        validate_incident(corrected(raw, require_values({"people[2].date_of_birth": "1899-12-31"})))
+    assert ["people[2].date_of_birth: is before 1900: check the year of birth"] == caught.value.reasons

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from tests.factories import raw_incident
+from tests.factories import raw_incident, raw_isr_request
+from vhub.corrections import set_path
 from vhub.errors import InvalidRecord
-from vhub.models import Role, normalise_postcode, parse_uk_date, parse_uk_datetime, validate_incident
+from vhub.isr import IsrRequest
+from vhub.models import (
+    LONG_TEXT_MAX,
+    Role,
+    describe_validation_error,
+    normalise_postcode,
+    parse_uk_date,
+    parse_uk_datetime,
+    validate_incident,
+)
+from vhub.store.tables import ChildRiskAssessmentRow, IncidentPersonRow, IncidentRow
 
 
 def test_valid_record_becomes_an_incident() -> None:
@@ -119,3 +132,119 @@ def test_a_stored_incident_validates_again_from_its_json() -> None:
     """The JSON form (ISO dates) of a model validates back to the same model."""
     incident = validate_incident(raw_incident())
     assert incident == validate_incident(incident.model_dump(mode="json"))
+
+
+def reasons_of(raw: dict) -> list[str]:
+    with pytest.raises(InvalidRecord) as caught:
+        validate_incident(raw)
+    return caught.value.reasons
+
+
+def test_a_megabyte_name_is_refused_with_the_field_named() -> None:
+    """A 1 MB forename is invalid, and the reason names the field and its limit in one short line."""
+    raw = raw_incident()
+    raw["people"][1]["forename"] = "Brandon" * 150_000
+    with pytest.raises(InvalidRecord) as caught:
+        validate_incident(raw)
+    assert ["people[1].forename: is longer than 80 characters, the most VHub keeps"] == caught.value.reasons
+    assert len(str(caught.value)) < 200
+
+
+# Each text field of an incident and the column that stores it: the limit must fit the column.
+STORED_IN = [
+    ("incident_type", IncidentRow.incident_type),
+    ("crime_classification", IncidentRow.crime_classification),
+    ("officer", IncidentRow.officer),
+    ("location.line1", IncidentRow.location_line1),
+    ("location.town", IncidentRow.location_town),
+    ("people[2].forename", IncidentPersonRow.forename),
+    ("people[2].surname", IncidentPersonRow.surname),
+    ("people[2].relationship", IncidentPersonRow.relationship_to),
+    ("people[2].school", IncidentPersonRow.school),
+    ("people[2].address.line1", IncidentPersonRow.address_line1),
+    ("people[2].address.town", IncidentPersonRow.address_town),
+    ("people[2].voice_of_child", IncidentPersonRow.voice_of_child),
+    ("child_risk_assessments[0].summary", ChildRiskAssessmentRow.summary),
+    ("narrative", IncidentRow.narrative),
+]
+
+
+@pytest.mark.parametrize(("path", "column"), STORED_IN, ids=[path for path, _ in STORED_IN])
+def test_every_text_field_is_limited_to_what_its_column_holds(path: str, column: Any) -> None:
+    """A value one character longer than the column (or than the longest text kept, for text columns) is refused
+    with the field named; a value that fills it is accepted."""
+    most = getattr(column.type, "length", None) or LONG_TEXT_MAX
+    raw = raw_incident()
+    set_path(raw, path, "x" * most)
+    validate_incident(raw)
+    set_path(raw, path, "x" * (most + 1))
+    assert [f"{path}: is longer than {most} characters, the most VHub keeps"] == reasons_of(raw)
+
+
+@pytest.mark.parametrize("path", ["people[0].forename", "location.town", "officer", "narrative"])
+def test_a_control_character_makes_the_field_invalid(path: str) -> None:
+    """A NUL byte (or an escape) is not quietly dropped: the field is invalid and the reason says why."""
+    raw = raw_incident()
+    set_path(raw, path, "Wor\x00cester")
+    expected = f"{path}: contains a hidden control character (such as a NUL byte): retype it where it was recorded"
+    assert [expected] == reasons_of(raw)
+    set_path(raw, path, "Wor\x1bcester")
+    assert [expected] == reasons_of(raw)
+
+
+def test_long_text_keeps_its_line_breaks_and_tabs_but_a_name_does_not() -> None:
+    """Line breaks and tabs are layout in a narrative; inside a name they are a slip."""
+    raw = raw_incident(narrative="Officers attended.\r\n\tThe neighbour called.\nNo injuries.")
+    assert "Officers attended.\r\n\tThe neighbour called.\nNo injuries." == validate_incident(raw).narrative
+    raw["people"][2]["forename"] = "Ca\tsey"
+    assert [
+        "people[2].forename: contains a hidden control character (such as a NUL byte): retype it where it was recorded"
+    ] == reasons_of(raw)
+
+
+@pytest.mark.parametrize(
+    ("date_of_birth", "reason"),
+    [
+        ("31/12/1899", "is before 1900: check the year of birth"),
+        ("12/03/1906", "is more than 120 years before the incident: check the year of birth"),
+        ("14/03/2026", "is after the incident date"),
+    ],
+)
+def test_an_implausible_date_of_birth_is_refused(date_of_birth: str, reason: str) -> None:
+    """A child born in 1899, someone over 120 at the incident, or born after it: each is a slip a person checks."""
+    raw = raw_incident()
+    raw["people"][2]["date_of_birth"] = date_of_birth
+    assert [f"people[2].date_of_birth: {reason}"] == reasons_of(raw)
+
+
+def test_the_oldest_plausible_date_of_birth_is_accepted() -> None:
+    """Someone exactly 120 on the day of the incident is accepted."""
+    raw = raw_incident()
+    raw["people"][0]["date_of_birth"] = "13/03/1906"
+    assert date(1906, 3, 13) == validate_incident(raw).people[0].date_of_birth
+
+
+def test_an_unexpected_field_with_a_huge_name_gives_a_short_reason() -> None:
+    """A field the record should not have is named, shortened: the reason stays readable."""
+    raw = raw_incident(**{"x" * 100_000: "value"})
+    assert [f"{'x' * 39}…: is not a field the record should have"] == reasons_of(raw)
+
+
+def test_an_isr_request_has_the_same_limits_and_plausibility() -> None:
+    """A request's names, labels and dates of birth are checked like an incident's, named by field."""
+    raw = raw_isr_request()
+    raw["subjects"][0]["forename"] = "A" * 81
+    raw["purpose"] = "Section 47\x00 enquiry"
+    raw["notes"] = "n" * (LONG_TEXT_MAX + 1)
+    with pytest.raises(ValidationError) as caught:
+        IsrRequest.model_validate(raw)
+    assert [
+        "purpose: contains a hidden control character (such as a NUL byte): retype it where it was recorded",
+        "subjects[0].forename: is longer than 80 characters, the most VHub keeps",
+        f"notes: is longer than {LONG_TEXT_MAX} characters, the most VHub keeps",
+    ] == describe_validation_error(caught.value)
+    raw = raw_isr_request()
+    raw["subjects"][0]["date_of_birth"] = "17/03/2026"
+    with pytest.raises(ValidationError) as caught:
+        IsrRequest.model_validate(raw)
+    assert ["subjects[0].date_of_birth: is after the request date"] == describe_validation_error(caught.value)

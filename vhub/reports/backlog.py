@@ -2,12 +2,12 @@
 
 Repeat children, crime types ranked by their share of high-risk outcomes, hidden high-risk cases,
 missing child risk assessments by policing area, and the oldest drafts waiting for review. People are
-shown by nominal reference, never by name, so the report can travel.
+shown by nominal reference, never by name, so the report can travel; its CSVs are written by
+vhub/csv_export.py, so no cell runs as a formula in a spreadsheet.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vhub import csv_export
 from vhub.drafting.environment import environment
 from vhub.models import Role
 from vhub.store.tables import DraftRow, IncidentPersonRow, IncidentRow, TriageResultRow
@@ -232,9 +233,6 @@ def write_backlog(report: BacklogReport, folder: Path) -> list[Path]:
         rows: list[Any] = getattr(report, attribute)
         path = folder / f"backlog-{name}.csv"
         fields = list(asdict(rows[0])) if rows else ["none"]
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(asdict(row) for row in rows)
+        csv_export.write(path, fields, (asdict(row).values() for row in rows))
         written.append(path)
     return written

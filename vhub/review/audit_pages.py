@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from vhub import csv_export
 from vhub.review import dashboard
 from vhub.review.web import Web, page
 from vhub.store.tables import AuditEventRow, DataQualityItemRow, DraftRow, UserRow
@@ -169,33 +168,24 @@ def _audit(web: Web, request: Request) -> Response:
     )
 
 
-def _cell(value: str) -> str:
-    """A spreadsheet must not read a cell as a formula (CSV injection): such cells start with a quote."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _csv_line(event: AuditEventRow) -> str:
-    buffer = io.StringIO()
     as_json = {
         name: "" if getattr(event, name) is None else json.dumps(getattr(event, name), ensure_ascii=False, default=str)
         for name in ("before", "after")
     }
-    csv.writer(buffer).writerow(
+    return csv_export.line(
         [
             event.at.astimezone(UTC).isoformat(),
-            *(_cell(getattr(event, name) or "") for name in ("actor", "action", "entity_type", "entity_id")),
-            event.run_id or "",
-            event.job_id or "",
+            *(getattr(event, name) for name in ("actor", "action", "entity_type", "entity_id", "run_id", "job_id")),
             as_json["before"],
             as_json["after"],
         ]
     )
-    return buffer.getvalue()
 
 
 def _csv_lines(web: Web, filters: _AuditFilters) -> Iterator[str]:
     """The header, then the events in batches, newest first; each batch in its own short transaction."""
-    yield ",".join(CSV_COLUMNS) + "\r\n"
+    yield csv_export.line(CSV_COLUMNS)
     last: tuple[datetime, int] | None = None
     while True:
         query = _audit_query(filters)

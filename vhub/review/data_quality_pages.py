@@ -4,6 +4,9 @@ A record that failed validation is corrected field by field (the fields its reas
 validates it is stored and triaged like any other. What triage could not decide (no school, an unknown
 postcode, no age) is corrected for triage only: the stored version stays as the records system has it,
 and triage runs again with the correction. Either way the item may instead be resolved with a note.
+A correction must fill in every field it names. An item is resolved once: if two people resolve it at the
+same moment, the second is told who was first and when, and nothing of theirs is kept. A request from the
+ISR portal is corrected by the partner, in the portal, and resolved here by hand.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from tasks.triage import queue_triage, triage_incident
-from vhub.corrections import corrected, get_path, reason_paths
-from vhub.errors import InvalidRecord
+from vhub.corrections import corrected, get_path, reason_paths, require_values
+from vhub.errors import BusinessError, InvalidRecord
 from vhub.models import validate_incident
 from vhub.review.web import Web, page
-from vhub.store.audit import record_event
+from vhub.store.data_quality import already_resolved, resolve_item
 from vhub.store.incidents import save_incident, to_model
-from vhub.store.tables import DataQualityItemRow, IncidentRow, utcnow
+from vhub.store.tables import DataQualityItemRow, IncidentRow
 from vhub.triage.config import load_config
 
 # What a person can supply for each thing triage could not decide, and where it goes in the incident.
@@ -35,7 +38,10 @@ TRIAGE_FIELDS = {
 
 
 def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
-    """The fields the person can correct, with their current values."""
+    """The fields the person can correct, with their current values. A request from the ISR portal is the
+    partner's to correct (it is read again at every scan), so it offers none."""
+    if item.source_system == "isr_portal":
+        return []
     if item.source_system != "triage":
         return [
             {"path": path, "label": path, "value": get_path(item.raw, path) or "", "kind": "text", "message": None}
@@ -97,24 +103,40 @@ def routes(web: Web) -> list[Route]:
         return show(web, request)
 
     def resolve(web: Web, request: Request) -> Response:
+        """Whoever resolves an item second is told who was first and when; nothing of theirs is kept."""
+        try:
+            return decide(web, request)
+        except BusinessError as error:
+            if error.code != "already_resolved":
+                raise
+            return web.message(request, 409, "Already resolved", error.message)
+
+    def decide(web: Web, request: Request) -> Response:
         item_id = int(request.path_params["item_id"])
         form = request.state.form
         user = request.state.signed.user
         note = str(form.get("note") or "").strip()
         with web.ctx.db.session() as session:
             item = session.get(DataQualityItemRow, item_id)
-            if item is None or item.status != "open":
-                return web.message(
-                    request, 409, "Already resolved", f"Item #{item_id} is no longer open; nothing was changed."
-                )
+            if item is None:
+                return web.message(request, 404, "Not found", f"There is no data-quality item #{item_id}.")
+            if item.status != "open":
+                return web.message(request, 409, "Already resolved", already_resolved(item))
             session.expunge(item)
         if form.get("action") == "dismiss":
             if not note:
                 return show(web, request, "Say how it was resolved: the note is kept with the item.", 422)
-            _close(web, item, user.username, {"note": note})
+            with web.ctx.db.session() as session:
+                resolve_item(session, item.id, user.username, {"note": note})
             return RedirectResponse("/queue?done=resolved", status_code=303)
-        typed = {f["path"]: str(form.get(f["path"]) or "").strip() for f in _fields(web, item)}
-        corrections: dict[str, str | None] = {path: value or None for path, value in typed.items()}
+        typed = {f["path"]: str(form.get(f["path"]) or "") for f in _fields(web, item)}
+        if not typed:
+            return show(web, request, "There is no field to correct here: resolve it by hand with a note.", 422)
+        try:
+            corrections = require_values(typed)
+        except InvalidRecord as error:
+            return show(web, request, "; ".join(error.reasons), 422, typed=form)
+        resolution = {"corrections": corrections, "note": note or None}
         if item.source_system == "triage":
             try:
                 with web.ctx.db.session() as session:
@@ -127,7 +149,8 @@ def routes(web: Web) -> list[Route]:
                     reference = row.reference
             except InvalidRecord as error:
                 return show(web, request, "; ".join(error.reasons), 422, typed=form)
-            _close(web, item, user.username, {"corrections": corrections, "note": note or None})
+            with web.ctx.db.session() as session:
+                resolve_item(session, item.id, user.username, resolution)
             web.ctx.jobs.enqueue(
                 "triage",
                 triage_incident,
@@ -141,9 +164,9 @@ def routes(web: Web) -> list[Route]:
             incident = validate_incident(corrected(item.raw, corrections))
         except InvalidRecord as error:
             return show(web, request, "Still not valid: " + "; ".join(error.reasons), 422, typed=form)
-        with web.ctx.db.session() as session:
+        with web.ctx.db.session() as session:  # resolved and stored together: a second person stores nothing
+            resolve_item(session, item.id, user.username, resolution)
             outcome = save_incident(session, incident, source_system=item.source_system, actor=user.username)
-        _close(web, item, user.username, {"corrections": corrections, "note": note or None})
         if outcome == "new":
             queue_triage(incident.reference, incident.last_modified)
         return RedirectResponse("/queue?done=corrected", status_code=303)
@@ -152,18 +175,3 @@ def routes(web: Web) -> list[Route]:
         Route("/data-quality/{item_id:id}", page(web, view)),
         Route("/data-quality/{item_id:id}/resolve", page(web, resolve), methods=["POST"]),
     ]
-
-
-def _close(web: Web, item: DataQualityItemRow, username: str, resolution: dict[str, Any]) -> None:
-    with web.ctx.db.session() as session:
-        row = session.get_one(DataQualityItemRow, item.id)
-        row.status, row.resolved_at, row.resolved_by, row.resolution = "resolved", utcnow(), username, resolution
-        record_event(
-            session,
-            actor=username,
-            action="data_quality.resolved",
-            entity_type="data_quality_item",
-            entity_id=str(item.id),
-            before={"status": "open"},
-            after={"status": "resolved", **resolution},
-        )

@@ -26,12 +26,16 @@ from vhub.store.tables import (
 SaveOutcome = Literal["new", "unchanged"]
 
 
-def match_key(forename: str, surname: str, date_of_birth: date | None) -> str:
-    """Normalised name plus date of birth: the same child recorded under two nominals matches."""
+def name_key(forename: str, surname: str) -> str:
+    """The normalised name: ``ZOË o'Brien`` and ``Zoe OBrien`` are the same name."""
     name = unicodedata.normalize("NFKD", f"{forename} {surname}").encode("ascii", "ignore").decode()
     name = re.sub(r"[^a-z ]", "", name.lower())
-    name = re.sub(r"\s+", " ", name).strip()
-    return f"{name}|{date_of_birth.isoformat() if date_of_birth else '?'}"
+    return re.sub(r"\s+", " ", name).strip()
+
+
+def match_key(forename: str, surname: str, date_of_birth: date | None) -> str:
+    """Normalised name plus date of birth: the same child recorded under two nominals matches."""
+    return f"{name_key(forename, surname)}|{date_of_birth.isoformat() if date_of_birth else '?'}"
 
 
 def has_version(session: Session, reference: str, last_modified: datetime) -> bool:
@@ -86,6 +90,7 @@ def _person(session: Session, person: Person) -> PersonRow:
         person.date_of_birth,
         key,
     )
+    row.name_key = name_key(person.forename, person.surname)
     row.updated_at = utcnow()
     return row
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from vhub.isr import IsrRequest, IsrSubject
 from vhub.models import Incident
 from vhub.store.audit import record_event
-from vhub.store.incidents import match_key, to_model
+from vhub.store.incidents import name_key, to_model
 from vhub.store.tables import IncidentPersonRow, IncidentRow, IsrRequestRow, PersonRow
 
 
@@ -58,12 +58,8 @@ def known_request_ids(session: Session) -> set[str]:
     return set(session.scalars(select(IsrRequestRow.request_id)))
 
 
-def _name_part(forename: str, surname: str) -> str:
-    return match_key(forename, surname, None).split("|", 1)[0]
-
-
 def subject_matches(subject: IsrSubject, forename: str, surname: str, date_of_birth: date | None) -> bool:
-    if _name_part(subject.forename, subject.surname) != _name_part(forename, surname):
+    if name_key(subject.forename, subject.surname) != name_key(forename, surname):
         return False
     return subject.date_of_birth is None or subject.date_of_birth == date_of_birth
 
@@ -71,12 +67,12 @@ def subject_matches(subject: IsrSubject, forename: str, surname: str, date_of_bi
 def incidents_of(session: Session, subject: IsrSubject) -> list[tuple[Incident, str]]:
     """The latest version of every stored incident the subject is linked to, with the nominal ref they
     hold there; oldest first."""
-    name = _name_part(subject.forename, subject.surname)
+    name = name_key(subject.forename, subject.surname)
     rows = session.execute(
         select(IncidentPersonRow, IncidentRow)
         .join(IncidentRow, IncidentPersonRow.incident_id == IncidentRow.id)
         .join(PersonRow, IncidentPersonRow.person_id == PersonRow.id)
-        .where(IncidentRow.is_latest.is_(True), PersonRow.match_key.like(f"{name}|%"))
+        .where(IncidentRow.is_latest.is_(True), PersonRow.name_key == name)
         .order_by(IncidentRow.occurred_at)
     ).all()
     found: dict[str, tuple[Incident, str]] = {}

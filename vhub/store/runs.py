@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,14 +136,16 @@ def record_invalid(
     reasons: list[str],
     raw: dict[str, Any],
     actor: str = "ingest",
+    fingerprint: str | None = None,
 ) -> bool:
     """Keep a record a person must look at (it failed validation, or triage could not decide something).
-    False if it was already kept."""
+    False if it was already kept: the same version, or the same ``fingerprint`` (what was read) if given."""
+    same = DataQualityItemRow.version == version
+    if fingerprint is not None:
+        same = or_(same, DataQualityItemRow.fingerprint == fingerprint)
     exists = session.scalar(
         select(DataQualityItemRow.id).where(
-            DataQualityItemRow.source_system == system,
-            DataQualityItemRow.system_id == system_id,
-            DataQualityItemRow.version == version,
+            DataQualityItemRow.source_system == system, DataQualityItemRow.system_id == system_id, same
         )
     )
     if exists is not None:
@@ -157,6 +159,7 @@ def record_invalid(
                 version=version,
                 reasons=reasons,
                 raw=raw,
+                fingerprint=fingerprint,
             )
             session.add(row)
             session.flush()

@@ -93,7 +93,7 @@ class IncidentRow(Base):
 
 class PersonRow(Base):
     """One nominal of the records system. Matching across nominals (same child recorded twice) uses
-    ``match_key``: normalised name plus date of birth."""
+    ``match_key``: normalised name plus date of birth; ``name_key`` is its name part, found by equality."""
 
     __tablename__ = "people"
 
@@ -103,6 +103,7 @@ class PersonRow(Base):
     surname: Mapped[str] = mapped_column(String(80))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     match_key: Mapped[str] = mapped_column(String(200), index=True)
+    name_key: Mapped[str] = mapped_column(String(170), index=True, server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -209,10 +210,14 @@ class ScanItemRow(Base):
 
 
 class DataQualityItemRow(Base):
-    """A record that could not be used as it stands; a person corrects or dismisses it."""
+    """A record that could not be used as it stands; a person corrects or dismisses it. ``fingerprint``
+    identifies what was read when the source gives no version (an ISR request), so it is kept once."""
 
     __tablename__ = "data_quality_items"
-    __table_args__ = (UniqueConstraint("source_system", "system_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("source_system", "system_id", "version"),
+        Index("ix_data_quality_items_fingerprint", "source_system", "system_id", "fingerprint", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_system: Mapped[str] = mapped_column(String(40))
@@ -226,6 +231,7 @@ class DataQualityItemRow(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(80))
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what the person decided or corrected
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of what was read and why it failed
 
 
 class AuditEventRow(Base):
@@ -299,7 +305,8 @@ class DraftRow(Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_until: Mapped[datetime | None]
     first_approver: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # red risk: awaiting a second
-    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)  # any change: the lock two reviewers meet
+    content_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # what people approve
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -366,6 +373,7 @@ class DecisionRow(Base):
     decision: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
     row_version: Mapped[int] = mapped_column(Integer)  # the version of the draft the decision was made on
+    content_version: Mapped[int | None] = mapped_column(Integer)  # the content it approved or edited
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,19 +2,19 @@
 
 A person is recognised across incidents (and across duplicate nominals of the legacy system) by
 normalised name and date of birth; when no date of birth is recorded, by normalised name and address.
+Candidates are found by equality on the indexed name key, never by a pattern built from the name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vhub.models import Address, Incident, Person, Role
-from vhub.store.incidents import match_key
+from vhub.store.incidents import match_key, name_key
 from vhub.store.tables import DashRow, IncidentPersonRow, IncidentRow, PersonRow
 
 
@@ -75,14 +75,13 @@ def load_history(
 ) -> History:
     """Every stored incident (latest version) in which someone of this incident appears, by person key."""
     wanted = {person_key(person, incident): person for person in incident.people}
-    names = {key.split("|", 1)[0] for key in wanted}
+    names = {name_key(person.forename, person.surname) for person in incident.people}
     rows = session.execute(
         select(IncidentPersonRow, IncidentRow, DashRow.yes_count)
         .join(IncidentRow, IncidentPersonRow.incident_id == IncidentRow.id)
         .join(PersonRow, IncidentPersonRow.person_id == PersonRow.id)
         .outerjoin(DashRow, DashRow.incident_id == IncidentRow.id)
-        .where(IncidentRow.is_latest.is_(True))
-        .where(_name_filter(names))
+        .where(IncidentRow.is_latest.is_(True), PersonRow.name_key.in_(sorted(names)))
     ).all()
     history = History(marac_referrals=marac_referrals or {})
     for link, row, dash_yes in rows:
@@ -92,10 +91,6 @@ def load_history(
                 Sighting(row.reference, row.occurred_at, row.domestic_abuse, link.role, dash_yes)
             )
     return history
-
-
-def _name_filter(names: Iterable[str]) -> ColumnElement[bool]:
-    return or_(*(PersonRow.match_key.like(f"{name}|%") for name in names)) if names else PersonRow.id.is_(None)
 
 
 def link_key(link: IncidentPersonRow, row: IncidentRow) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select, text
 
+from vhub.settings import Settings
 from vhub.store import Database
-from vhub.store.database import sql_script
-from vhub.store.tables import Base
+from vhub.store.database import MIGRATIONS, sql_script
+from vhub.store.tables import Base, PersonRow
 
 
 def test_migrated_database_matches_the_declared_tables(db: Database) -> None:
@@ -33,3 +36,32 @@ def test_sqlite_script_builds_the_same_schema(db: Database, tmp_path: Path) -> N
     finally:
         engine.dispose()
     assert [] == differences
+
+
+def test_upgrading_fills_the_name_key_of_people_already_stored(settings: Settings) -> None:
+    """People stored before the name key existed get the name part of their match key, and are found by it."""
+    database = Database(settings)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0004")
+            connection.execute(
+                text(
+                    "INSERT INTO people (nominal_ref, forename, surname, date_of_birth, match_key, updated_at) "
+                    "VALUES ('N100003', 'Casey', 'Testperson', '2016-09-20', 'casey testperson|2016-09-20', "
+                    "'2026-03-14 09:15:00'), ('N100002', 'Brandon', 'Examplename', NULL, 'brandon examplename|?', "
+                    "'2026-03-14 09:15:00')"
+                )
+            )
+        database.migrate()
+        with database.session() as session:
+            assert [("N100002", "brandon examplename"), ("N100003", "casey testperson")] == [
+                tuple(row)
+                for row in session.execute(
+                    select(PersonRow.nominal_ref, PersonRow.name_key).order_by(PersonRow.nominal_ref)
+                )
+            ]
+    finally:
+        database.dispose()

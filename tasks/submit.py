@@ -20,22 +20,43 @@ from vhub.alerts import raise_alert
 from vhub.context import current
 from vhub.errors import SelectorDrift
 from vhub.store.audit import record_event
+from vhub.store.draft_status import DraftStatus, approvals_needed, approvers, move
 from vhub.store.tables import DraftRow, SubmissionRow, utcnow
 
 log = logs.get_logger(__name__)
 
 
 def _prepare(draft_id: int) -> tuple[Submission, str] | str:
-    """Mark the draft as being sent and fix its submission key; or say why there is nothing to send."""
+    """Mark the draft as being sent and fix its submission key; or say why there is nothing to send.
+
+    Only the version the required people approved is sent: an approved draft whose approvals do not cover its
+    current content goes back to review instead."""
     ctx = current()
     with ctx.db.session() as session:
         draft = session.scalars(select(DraftRow).where(DraftRow.id == draft_id).with_for_update()).first()
         if draft is None:
             return "missing"
-        if draft.status == "sent":
+        if draft.status == DraftStatus.SENT:
             return "already sent"
-        if draft.status not in ("approved", "sending"):
+        if draft.status not in (DraftStatus.APPROVED, DraftStatus.SENDING):
             return f"not approved ({draft.status})"
+        given = approvers(session, draft)
+        needed = approvals_needed(draft, second_approver_for_red=ctx.settings.review_second_approver_for_red)
+        if len(given) < needed:
+            draft.needs_attention = True
+            draft.attention_reason = (
+                f"Not sent: this version has {len(given)} of the {needed} approvals it needs. Review and approve it."
+            )
+            move(
+                session,
+                draft,
+                DraftStatus.AWAITING_REVIEW,
+                actor="submit",
+                action="draft.approval_missing",
+                after={"approvals": len(given), "needed": needed, "content_version": draft.content_version},
+            )
+            log.error("approved draft lacks the approvals of its version; back to review", needed=needed)
+            return "not approved in this version"
         portal = portals.portal_for(draft.workflow, draft.recipient)
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).first()
         if row is None:
@@ -45,16 +66,14 @@ def _prepare(draft_id: int) -> tuple[Submission, str] | str:
             session.add(row)
         row.attempts += 1
         row.status = "sending"
-        if draft.status != "sending":
-            draft.status = "sending"
-            record_event(
+        if draft.status != DraftStatus.SENDING:
+            move(
                 session,
+                draft,
+                DraftStatus.SENDING,
                 actor="submit",
                 action="draft.sending",
-                entity_type="draft",
-                entity_id=str(draft_id),
-                before={"status": "approved"},
-                after={"status": "sending", "portal": portal, "key": row.key},
+                after={"portal": portal, "key": row.key, "content_version": draft.content_version},
             )
         submission = Submission(
             draft_id=draft_id,
@@ -97,20 +116,17 @@ def submit_draft(draft_id: int) -> dict[str, Any]:
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
         draft = session.get_one(DraftRow, draft_id)
         row.status, row.partner_reference, row.sent_at, row.last_error = "sent", reference, utcnow(), None
-        draft.status = "sent"
-        draft.row_version += 1
-        record_event(
+        move(
             session,
+            draft,
+            DraftStatus.SENT,
             actor="submit",
             action="draft.sent",
-            entity_type="draft",
-            entity_id=str(draft_id),
-            before={"status": "sending"},
             after={
-                "status": "sent",
                 "portal": portal,
                 "partner_reference": reference,
                 "found_already_submitted": not submitted_now,
+                "content_version": draft.content_version,
             },
         )
     log.info("submitted", portal=portal, reference=reference, found_already_submitted=not submitted_now)
@@ -129,19 +145,18 @@ def _partner_rejected(draft_id: int, portal: str, message: str) -> None:
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
         draft = session.get_one(DraftRow, draft_id)
         row.status, row.last_error = "rejected", message
-        draft.status = "awaiting_review"
-        draft.first_approver = None
         draft.needs_attention = True
         draft.attention_reason = f"The partner ({portal}) refused it: {message} Correct the draft and approve it again."
-        draft.row_version += 1
-        record_event(
+        # A new version to approve: the approvals that sent the refused one do not send the next.
+        draft.content_version += 1
+        draft.first_approver = None
+        move(
             session,
+            draft,
+            DraftStatus.AWAITING_REVIEW,
             actor="submit",
             action="draft.refused_by_partner",
-            entity_type="draft",
-            entity_id=str(draft_id),
-            before={"status": "sending"},
-            after={"status": "awaiting_review", "portal": portal, "partner_message": message},
+            after={"portal": portal, "partner_message": message, "content_version": draft.content_version},
         )
     log.warning("partner refused the submission; back to review", portal=portal)
 

@@ -248,6 +248,8 @@ class Stack:
         env["VHUB_DATA_DIR"] = str(self.settings.data_path)
         env["VHUB_REDIS_URL"] = self.redis_url
         env["VHUB_MODE"] = self.settings.mode
+        # The review app and the submission job must agree on how many approvals a red draft needs.
+        env["VHUB_REVIEW_SECOND_APPROVER_FOR_RED"] = str(self.settings.review_second_approver_for_red).lower()
         settings = self.resolved()  # children use exactly the systems this stack was checked with
         for name in dict.fromkeys([*external_systems(), *self.systems]):
             system = settings.external(name)

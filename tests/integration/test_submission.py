@@ -102,7 +102,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     tmp = tmp_path_factory.mktemp("submission")
     policy = tmp / "queues.toml"
     policy.write_text(POLICY, encoding="utf-8")
-    env = {"VHUB_QUEUE_CONFIG": str(policy), "VHUB_FIXTURES_ISR_REQUESTS": "4"}
+    # One approval sends a red draft here: the four-eyes rule has its own tests (tests/vhub/review).
+    env = {
+        "VHUB_QUEUE_CONFIG": str(policy),
+        "VHUB_FIXTURES_ISR_REQUESTS": "4",
+        "VHUB_REVIEW_SECOND_APPROVER_FOR_RED": "false",
+    }
     with running_stack(tmp, incidents=COUNT, seed=SEED, env=env) as running:
         running.activate()
         start_isr_scan()

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from vhub.drafting.referral_form import ReferralForm
 from vhub.models import Address, DashGrading
 from vhub.triage.model import RiskLevel
 
@@ -65,3 +66,19 @@ class MaracSummary(_Payload):
     reasons: tuple[str, ...]
     perpetrators: tuple[MaracPerson, ...]
     children: tuple[MaracPerson, ...]
+
+
+SENDS_TEXT = frozenset({"isr_response"})
+"""Workflows whose reviewed text is what the partner receives (the ISR portal takes the response as written).
+Every other workflow's bot sends the structured fields, so their text is a summary for the reviewer only."""
+
+
+def edited_as(workflow: str, policy: str | None) -> type[BaseModel] | None:
+    """The model a reviewer edits the draft's fields through: exactly the fields its bot sends. None: the fields
+    are shown, not edited (a MARAC summary also holds facts its portal has no field for)."""
+    if workflow == "referral":
+        return ReferralForm
+    if workflow == "encompass":
+        notices: dict[str, type[BaseModel]] = {"full": EncompassFullNotice, "minimised": EncompassMinimisedNotice}
+        return notices.get(policy or "")
+    return None

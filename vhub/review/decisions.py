@@ -2,8 +2,10 @@
 
 Every change names the version of the draft it was made on; a change to a version that is no longer
 current is refused (two people can never both approve, or overwrite each other's edits). Opening a
-draft claims it for a few minutes. Red-risk drafts can need two different approvers. Approval queues
-the submission inside the same transaction: if the job cannot be queued, the approval is not stored.
+draft claims it for a few minutes. An approval is of one content version: any edit makes a new version
+and clears the approvals given so far, so a red-risk draft is approved only when two different people
+approved the same words. Approval queues the submission inside the same transaction: if the job cannot
+be queued, the approval is not stored. Status moves go through vhub.store.draft_status.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vhub.drafting.payloads import SENDS_TEXT, edited_as
 from vhub.errors import BusinessError
 from vhub.portals import portal_for
 from vhub.queues import Jobs
 from vhub.review.accounts import User
-from vhub.store.audit import record_event
+from vhub.store.draft_status import DraftStatus, approvals_needed, approvers, change, move
 from vhub.store.tables import DecisionRow, DraftRow, UserRow
 
 SUBMIT_JOB = "tasks.submit.submit_draft"
@@ -44,7 +47,7 @@ def claim(session: Session, draft: DraftRow, user: User, *, now: datetime, minut
     """Claim a draft for ``user`` unless someone else holds a live claim; returns that person's name if so."""
     if draft.claimed_by not in (None, user.id) and draft.claimed_until and draft.claimed_until > now:
         return _name(session, draft.claimed_by)
-    if draft.status == "awaiting_review" and draft.first_approver != user.id:  # a first approver cannot finish it
+    if draft.status == DraftStatus.AWAITING_REVIEW and draft.first_approver != user.id:  # cannot finish it alone
         draft.claimed_by = user.id
         draft.claimed_until = now + timedelta(minutes=minutes)
     return None
@@ -59,7 +62,7 @@ def _for_change(session: Session, draft_id: int, user: User, row_version: int, *
             f"Draft #{draft_id} changed while you had it open (it is now {draft.status.replace('_', ' ')}). "
             "Your change was not saved: open the draft again to see the latest version."
         )
-    if draft.status != "awaiting_review":
+    if draft.status != DraftStatus.AWAITING_REVIEW:
         raise Conflict(f"Draft #{draft_id} is already {draft.status.replace('_', ' ')}; nothing was changed.")
     if draft.claimed_by not in (None, user.id) and draft.claimed_until and draft.claimed_until > now:
         raise ClaimedByOther(
@@ -69,27 +72,17 @@ def _for_change(session: Session, draft_id: int, user: User, row_version: int, *
     return draft
 
 
-def _decide(
-    session: Session,
-    draft: DraftRow,
-    user: User,
-    decision: str,
-    reason: str | None,
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> None:
+def _record(session: Session, draft: DraftRow, user: User, decision: str, reason: str | None = None) -> None:
+    """Keep the person's decision with the row and content versions it was made on."""
     session.add(
-        DecisionRow(draft_id=draft.id, user_id=user.id, decision=decision, reason=reason, row_version=draft.row_version)
-    )
-    draft.row_version += 1
-    record_event(
-        session,
-        actor=user.username,
-        action=f"draft.{decision}",
-        entity_type="draft",
-        entity_id=str(draft.id),
-        before=before,
-        after={**after, "reason": reason} if reason else after,
+        DecisionRow(
+            draft_id=draft.id,
+            user_id=user.id,
+            decision=decision,
+            reason=reason,
+            row_version=draft.row_version,
+            content_version=draft.content_version,
+        )
     )
 
 
@@ -105,6 +98,18 @@ def save_edits(
 ) -> DraftRow:
     """Store a reviewer's edits; the audit event holds the value of every changed field before and after."""
     draft = _for_change(session, draft_id, user, row_version, now=now)
+    # Only what the bot sends can be edited: an edit nobody would receive must not look accepted.
+    if text is not None and text != draft.text and draft.workflow not in SENDS_TEXT:
+        raise BusinessError(
+            f"The text of draft #{draft_id} is a summary for reviewers and is not sent: edit the fields instead.",
+            code="not_editable",
+        )
+    if payload is not None and payload != draft.payload and edited_as(draft.workflow, draft.policy) is None:
+        raise BusinessError(
+            f"The fields of draft #{draft_id} are sent as drafted and cannot be edited: return it for a data fix "
+            "or reject it.",
+            code="not_editable",
+        )
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     if payload is not None and payload != draft.payload:
@@ -116,7 +121,11 @@ def save_edits(
         before["text"], after["text"] = draft.text, text
         draft.text = text
     if after:
-        _decide(session, draft, user, "edited", None, before, after)
+        cleared = [_name(session, approver) for approver in approvers(session, draft)]
+        _record(session, draft, user, "edited")
+        if cleared:
+            after["approvals_cleared"] = cleared
+        change(session, draft, actor=user.username, action="draft.edited", before=before, after=after, new_content=True)
     return draft
 
 
@@ -133,22 +142,38 @@ def approve(
     jobs: Jobs,
     second_approver_for_red: bool,
 ) -> Approval:
-    """Approve a draft and queue its submission; a red-risk draft may first need a second person."""
+    """Approve the draft's current version and queue its submission once enough different people approved
+    that same version (two for red risk when so configured)."""
     draft = _for_change(session, draft_id, user, row_version, now=now)
-    needs_two = second_approver_for_red and draft.risk == "red"
-    if needs_two and draft.first_approver is None:
-        draft.first_approver = user.id
-        draft.claimed_by = draft.claimed_until = None
-        _decide(session, draft, user, "first_approval", None, {"approvals": 0}, {"approvals": 1})
-        return "awaiting_second_approval"
-    if needs_two and draft.first_approver == user.id:
+    given = approvers(session, draft)
+    if user.id in given:
         raise BusinessError(
-            f"Draft #{draft_id} is red risk: a second, different reviewer must approve it. You approved it first.",
+            f"You have already approved this version of draft #{draft_id}: a second, different reviewer must "
+            "approve it.",
             code="second_approver",
         )
-    draft.status = "approved"
+    needed = approvals_needed(draft, second_approver_for_red=second_approver_for_red)
     draft.claimed_by = draft.claimed_until = None
-    _decide(session, draft, user, "approved", None, {"status": "awaiting_review"}, {"status": "approved"})
+    _record(session, draft, user, "first_approval" if len(given) + 1 < needed else "approved")
+    if len(given) + 1 < needed:
+        draft.first_approver = user.id
+        change(
+            session,
+            draft,
+            actor=user.username,
+            action="draft.first_approval",
+            before={"approvals": len(given)},
+            after={"approvals": len(given) + 1, "needed": needed, "content_version": draft.content_version},
+        )
+        return "awaiting_second_approval"
+    move(
+        session,
+        draft,
+        DraftStatus.APPROVED,
+        actor=user.username,
+        action="draft.approved",
+        after={"approvals": len(given) + 1, "needed": needed, "content_version": draft.content_version},
+    )
     portal = portal_for(draft.workflow, draft.recipient)
     jobs.enqueue(
         "submit", SUBMIT_JOB, draft.id, rate_limit_key=portal, description=f"submit draft {draft.id} to {portal}"
@@ -163,9 +188,16 @@ def reject(session: Session, draft_id: int, user: User, row_version: int, reason
             "Say why you are rejecting the draft: the reason is kept with the decision.", code="reason_required"
         )
     draft = _for_change(session, draft_id, user, row_version, now=now)
-    draft.status = "rejected"
     draft.claimed_by = draft.claimed_until = None
-    _decide(session, draft, user, "rejected", reason.strip(), {"status": "awaiting_review"}, {"status": "rejected"})
+    _record(session, draft, user, "rejected", reason.strip())
+    move(
+        session,
+        draft,
+        DraftStatus.REJECTED,
+        actor=user.username,
+        action="draft.rejected",
+        after={"reason": reason.strip()},
+    )
 
 
 def return_for_fix(
@@ -177,6 +209,13 @@ def return_for_fix(
             "Say what needs fixing in the source data, so the person fixing it knows.", code="reason_required"
         )
     draft = _for_change(session, draft_id, user, row_version, now=now)
-    draft.status = "returned"
     draft.claimed_by = draft.claimed_until = None
-    _decide(session, draft, user, "returned", reason.strip(), {"status": "awaiting_review"}, {"status": "returned"})
+    _record(session, draft, user, "returned", reason.strip())
+    move(
+        session,
+        draft,
+        DraftStatus.RETURNED,
+        actor=user.username,
+        action="draft.returned",
+        after={"reason": reason.strip()},
+    )

@@ -12,20 +12,32 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from vhub.drafting.referral_form import ReferralForm
+from vhub.drafting.environment import uk_datetime
+from vhub.drafting.payloads import SENDS_TEXT, edited_as
 from vhub.errors import BusinessError
 from vhub.isr import IsrRequest
 from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits
-from vhub.review.forms import build_fields, parse_form
+from vhub.review.forms import build_fields, describe_errors, parse_form
 from vhub.review.queue import STATUSES, TYPES, options, queue_page, time_left
 from vhub.review.web import Web, page
+from vhub.store.draft_status import APPROVALS
 from vhub.store.drafts import load_triage
 from vhub.store.incidents import to_model
-from vhub.store.tables import DecisionRow, DraftRow, IncidentRow, IsrRequestRow, SubmissionRow, UserRow, utcnow
+from vhub.store.tables import (
+    AuditEventRow,
+    DecisionRow,
+    DraftRow,
+    IncidentRow,
+    IsrRequestRow,
+    SubmissionRow,
+    UserRow,
+    utcnow,
+)
 
 DONE = {
     "approved": "Approved: the submission is queued.",
@@ -54,6 +66,37 @@ def _evidence(web: Web, submission: SubmissionRow | None) -> list[str]:
     return sorted((str(path) for path in folder.glob(f"*-{submission.key}") if path.is_dir()), reverse=True)
 
 
+def _changes_since_first_approval(session: Session, draft_id: int, names: dict[int, str]) -> dict[str, Any] | None:
+    """Every field people changed after the draft's first approval (by whom, before and after), so whoever
+    approves next sees what the earlier approver did not."""
+    first = session.scalars(
+        select(DecisionRow)
+        .where(DecisionRow.draft_id == draft_id, DecisionRow.decision.in_(APPROVALS))
+        .order_by(DecisionRow.id)
+    ).first()
+    if first is None:
+        return None
+    edits = session.scalars(
+        select(AuditEventRow)
+        .where(
+            AuditEventRow.entity_type == "draft",
+            AuditEventRow.entity_id == str(draft_id),
+            AuditEventRow.action == "draft.edited",
+            AuditEventRow.at >= first.at,
+        )
+        .order_by(AuditEventRow.id)
+    )
+    items = [
+        {"field": field, "before": (event.before or {}).get(field), "after": value, "who": event.actor, "at": event.at}
+        for event in edits
+        for field, value in (event.after or {}).items()
+        if field not in ("approvals_cleared", "content_version")
+    ]
+    if not items:
+        return None
+    return {"since": f"{names.get(first.user_id, '?')}, {uk_datetime(first.at)}", "rows": items}
+
+
 def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
     """Everything the draft page shows beside the draft: the source's facts, triage, history."""
     now = utcnow()
@@ -71,6 +114,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
             {"decision": d.decision, "who": names.get(d.user_id, "?"), "at": d.at, "reason": d.reason}
             for d in session.scalars(select(DecisionRow).where(DecisionRow.draft_id == row.id).order_by(DecisionRow.id))
         ]
+        changes = _changes_since_first_approval(session, row.id, names)
         submission = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == row.id)).first()
         if submission is not None:
             session.expunge(submission)
@@ -82,6 +126,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
         "triage": triage,
         "request_info": request_info,
         "decisions": decisions,
+        "changes": changes,
         "submission": submission,
         "evidence": _evidence(web, submission),
         "time_left": left,
@@ -114,8 +159,8 @@ def show_draft(
         session.expunge(draft)
     values = _context(web, draft, request)
     form_fields = None
-    if draft.workflow == "referral":
-        form_fields = build_fields(ReferralForm, typed if typed is not None else draft.payload, errors or {})
+    if model := edited_as(draft.workflow, draft.policy):
+        form_fields = build_fields(model, typed if typed is not None else draft.payload, errors or {})
     return web.render(
         request,
         "review/draft.html.j2",
@@ -123,6 +168,7 @@ def show_draft(
         **values,
         form_fields=form_fields,
         text=typed_text if typed_text is not None else draft.text,
+        text_is_sent=draft.workflow in SENDS_TEXT,
         errors=errors or {},
         problem=problem,
         held_by=held_by,
@@ -159,26 +205,27 @@ def routes(web: Web) -> list[Route]:
         now = utcnow()
         with web.ctx.db.session() as session:
             current = session.get(DraftRow, draft_id)
-            workflow = current.workflow if current else None
+            workflow, policy = (current.workflow, current.policy) if current else (None, None)
         if workflow is None:
             return web.message(request, 404, "Not found", f"There is no draft #{draft_id}. Go back to the queue.")
         payload = text = None
         if action in ("save", "approve"):
-            if workflow == "referral":
-                typed = parse_form(ReferralForm, [(k, str(v)) for k, v in form.multi_items()])
+            model = edited_as(workflow, policy)
+            typed = parse_form(model, [(k, str(v)) for k, v in form.multi_items()]) if model else {}
+            if model and typed:  # a post with none of the fields (Approve from a list) approves what is stored
                 try:
-                    payload = ReferralForm.model_validate(typed).model_dump(mode="json")
+                    payload = model.model_validate(typed).model_dump(mode="json")
                 except ValidationError as error:
                     return show_draft(
                         web,
                         request,
                         draft_id,
-                        errors=ReferralForm.describe_errors(error),
+                        errors=describe_errors(model, error),
                         typed=typed,
                         problem="Some values need correcting (marked below); nothing was saved.",
                         status=422,
                     )
-            elif "text" in form:
+            if workflow in SENDS_TEXT and "text" in form:
                 text = str(form.get("text")).replace("\r\n", "\n")
                 if not text.strip():
                     return show_draft(

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from vhub.models import LONDON
+from vhub.models import LONDON, describe_validation_error
 
 LONG_TEXT = {"narrative", "what", "child_whereabouts_and_condition", "alleged_perpetrator", "address", "text"}
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -181,3 +181,15 @@ def parse_form(model: type[BaseModel], items: list[tuple[str, str]]) -> dict[str
         else:
             node[parts[-1]] = value
     return _convert(model, nested)
+
+
+def describe_errors(model: type[BaseModel], error: ValidationError) -> dict[str, str]:
+    """Field path -> a plain message naming the field by its label (``Date of birth: is in the future``)."""
+    if hasattr(model, "describe_errors"):
+        return dict(model.describe_errors(error))
+    messages: dict[str, str] = {}
+    for reason in describe_validation_error(error):
+        path, _, problem = reason.partition(": ")
+        label = path.rsplit(".", 1)[-1].split("[")[0].replace("_", " ").capitalize()
+        messages[path] = f"{label} {problem}" if problem else reason
+    return messages

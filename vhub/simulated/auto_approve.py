@@ -1,8 +1,9 @@
 """The demo's explicit auto-approval, and counting what each partner portal itself received.
 
 Only `vhub demo --auto-approve` uses this. Every approval is recorded against the account
-"auto-approve (demo)", so the audit trail shows no person approved them; red-risk drafts get its one
-approval, which the flag makes explicit.
+"auto-approve (demo)", so the audit trail shows no person approved them. The demo runs that flag with
+one approver for red risk (VHUB_REVIEW_SECOND_APPROVER_FOR_RED=false, printed in its summary): a red draft
+gets the one approval, which the flag makes explicit; with two required it would wait for a person.
 """
 
 from __future__ import annotations
@@ -54,7 +55,15 @@ def approve_all(ctx: AppContext) -> int:
         )
     for draft_id, row_version in waiting:
         with ctx.db.session() as session:
-            approve(session, draft_id, user, row_version, now=utcnow(), jobs=ctx.jobs, second_approver_for_red=False)
+            approve(
+                session,
+                draft_id,
+                user,
+                row_version,
+                now=utcnow(),
+                jobs=ctx.jobs,
+                second_approver_for_red=ctx.settings.review_second_approver_for_red,
+            )
     return len(waiting)
 
 

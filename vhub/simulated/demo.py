@@ -80,7 +80,8 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
     """Run the demo; returns the process exit code."""
     demo_dir = settings.data_path / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
-    settings = settings.model_copy(update={"data_dir": demo_dir})
+    one_approver = {"review_second_approver_for_red": False} if options.auto_approve else {}
+    settings = settings.model_copy(update={"data_dir": demo_dir, **one_approver})
     settings.ensure_dirs()
     logs.configure(settings, process="demo", console=False)
     truth = generate(options.seed, options.incidents)
@@ -111,7 +112,10 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         summary = _follow(ctx, run_id, options, progress)
         if options.auto_approve:
             approved = approve_all(ctx)
-            out.write(f'Auto-approved {approved} drafts as "auto-approve (demo)" (audited); sending them...\n')
+            out.write(
+                f'Auto-approved {approved} drafts as "auto-approve (demo)" (audited; one approval for red risk in '
+                "this demo only); sending them...\n"
+            )
             _wait_quiet(ctx, options, progress)
             summary["auto_approved"] = approved
             summary.update(_delivery(ctx, stack.urls))

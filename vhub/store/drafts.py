@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vhub.store.audit import record_event
+from vhub.store.draft_status import DraftStatus, change, move
 from vhub.store.tables import DraftRow, IncidentRow, TriageResultRow
 from vhub.triage.model import TriageResult
 
-AWAITING = "awaiting_review"
-LIVE_AFTER_REVIEW = ("approved", "sending", "sent")
+REPLACEABLE = (DraftStatus.AWAITING_REVIEW, DraftStatus.RETURNED)  # not yet decided for good: a newer draft replaces it
+LIVE_AFTER_REVIEW = (DraftStatus.APPROVED, DraftStatus.SENDING, DraftStatus.SENT)
 
 
 def incident_row(session: Session, reference: str, version: datetime) -> IncidentRow | None:
@@ -133,43 +134,29 @@ def _settle_lineage(session: Session, draft: DraftRow, actor: str) -> None:
         assert other.source_version is not None
         if other.source_version > draft.source_version:
             _supersede(session, draft, by=other, actor=actor)
-        elif other.status == AWAITING:
+        elif other.status in REPLACEABLE:
             _supersede(session, other, by=draft, actor=actor)
         elif other.status in LIVE_AFTER_REVIEW and not other.needs_attention:
-            before = {"needs_attention": False}
             other.needs_attention = True
             other.attention_reason = (
                 "The incident changed after this draft was approved: compare it with the newer draft "
                 f"(#{draft.id}) and decide whether the partner must be told."
             )
-            other.row_version += 1
-            record_event(
+            change(
                 session,
+                other,
                 actor=actor,
                 action="draft.flagged",
-                entity_type="draft",
-                entity_id=str(other.id),
-                before=before,
+                before={"needs_attention": False},
                 after={"needs_attention": True, "newer_draft": draft.id},
             )
 
 
 def _supersede(session: Session, old: DraftRow, *, by: DraftRow, actor: str) -> None:
-    if old.status == "superseded":
+    if old.status == DraftStatus.SUPERSEDED:
         return
-    before = {"status": old.status}
-    old.status = "superseded"
     old.superseded_by = by.id
-    old.row_version += 1
-    record_event(
-        session,
-        actor=actor,
-        action="draft.superseded",
-        entity_type="draft",
-        entity_id=str(old.id),
-        before=before,
-        after={"status": "superseded", "superseded_by": by.id},
-    )
+    move(session, old, DraftStatus.SUPERSEDED, actor=actor, action="draft.superseded", after={"superseded_by": by.id})
 
 
 def marac_referrals(session: Session, keys: list[str], *, exclude_reference: str) -> dict[str, list[datetime]]:

@@ -47,6 +47,7 @@ def make_draft(db: Database) -> Callable[..., int]:
             "recipient": {"kind": "school", "name": "Brookfield Primary School"},
             "recipient_name": "Brookfield Primary School",
             "authority": "herefordshire",
+            "policy": "minimised",
             "risk": "amber",
             "priority": "default",
             "deadline": NOW + timedelta(hours=10),

@@ -88,25 +88,99 @@ def test_red_risk_needs_two_different_approvers(
 
 
 def test_edits_are_audited_field_by_field(db: Database, users: dict[str, User], make_draft: Callable[..., int]) -> None:
-    """An edit's audit event holds exactly the changed fields, before and after."""
+    """An edit's audit event holds exactly the changed fields, before and after, and starts a new content version."""
     draft_id = make_draft(payload={"child": "N100003", "present": False})
     with db.session() as session:
-        save_edits(
-            session,
-            draft_id,
-            users["alex"],
-            1,
-            now=NOW,
-            payload={"child": "N100003", "present": True},
-            text="Edited text.",
-        )
+        save_edits(session, draft_id, users["alex"], 1, now=NOW, payload={"child": "N100003", "present": True})
     with db.session() as session:
         event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.edited")).one()
-        assert (
-            {"payload.present": False, "text": "Notice text."},
-            {"payload.present": True, "text": "Edited text."},
-        ) == (event.before, event.after)
-    assert 2 == draft(db, draft_id).row_version
+        assert ({"payload.present": False}, {"payload.present": True, "content_version": 2}) == (
+            event.before,
+            event.after,
+        )
+    assert (2, 2) == (draft(db, draft_id).row_version, draft(db, draft_id).content_version)
+
+
+def test_a_response_text_is_edited_and_kept(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int]
+) -> None:
+    """The ISR response's text is what the partner receives: a reviewer's edit to it is stored."""
+    draft_id = make_draft(workflow="isr_response", text="Response text.")
+    with db.session() as session:
+        save_edits(session, draft_id, users["alex"], 1, now=NOW, text="Edited response.")
+    assert "Edited response." == draft(db, draft_id).text
+
+
+@pytest.mark.parametrize(
+    ("changes", "edit"),
+    [
+        ({}, {"text": "A notice text nobody would receive."}),  # Encompass: the bot sends the fields only
+        ({"workflow": "marac", "policy": None}, {"payload": {"child": "N100099"}}),  # MARAC: fields not editable
+    ],
+)
+def test_an_edit_that_would_not_be_sent_is_refused(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], changes: dict, edit: dict
+) -> None:
+    """Editing what the bot does not send is refused with the reason, and nothing changes."""
+    draft_id = make_draft(**changes)
+    with pytest.raises(BusinessError, match="not sent|cannot be edited") as refused, db.session() as session:
+        save_edits(session, draft_id, users["alex"], 1, now=NOW, **edit)
+    assert "not_editable" == refused.value.code
+    assert (1, "Notice text.", {"child": "N100003"}) == (
+        draft(db, draft_id).row_version,
+        draft(db, draft_id).text,
+        draft(db, draft_id).payload,
+    )
+
+
+def test_an_edit_by_the_second_approver_needs_two_approvals_again(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """Red draft: Alex approves; Sam rewrites it and approves. Nothing is sent until a second person approves
+    Sam's words (here Alex again); each approval names the version it approved."""
+    draft_id = make_draft(risk="red", payload={"child": "N100003", "present": False})
+    with db.session() as session:
+        approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+    with db.session() as session:
+        edited = save_edits(session, draft_id, users["sam"], 2, now=NOW, payload={"child": "N100003", "present": True})
+        outcome = approve(
+            session, draft_id, users["sam"], edited.row_version, now=NOW, jobs=jobs, second_approver_for_red=True
+        )
+    assert "awaiting_second_approval" == outcome
+    assert [] == jobs.queue("submit").job_ids
+    with db.session() as session:
+        cleared = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.edited")).one()
+        assert ["Alex Reviewer"] == cleared.after["approvals_cleared"]
+    current = draft(db, draft_id)
+    with db.session() as session:
+        assert "approved" == approve(
+            session, draft_id, users["alex"], current.row_version, now=NOW, jobs=jobs, second_approver_for_red=True
+        )
+    with db.session() as session:
+        approvals = session.execute(
+            select(DecisionRow.user_id, DecisionRow.content_version)
+            .where(DecisionRow.decision.in_(("first_approval", "approved")))
+            .order_by(DecisionRow.id)
+        ).all()
+    assert [(users["alex"].id, 1), (users["sam"].id, 2), (users["alex"].id, 2)] == [tuple(row) for row in approvals]
+    assert 1 == len(jobs.queue("submit").job_ids)
+
+
+def test_the_first_approver_cannot_edit_and_keep_the_approval(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """An edit by the first approver clears their approval: the new words wait for two approvals."""
+    draft_id = make_draft(risk="red", payload={"child": "N100003", "present": False})
+    with db.session() as session:
+        approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+    with db.session() as session:
+        save_edits(session, draft_id, users["alex"], 2, now=NOW, payload={"child": "N100003", "present": True})
+    assert None is draft(db, draft_id).first_approver
+    with db.session() as session:
+        assert "awaiting_second_approval" == approve(
+            session, draft_id, users["sam"], 3, now=NOW, jobs=jobs, second_approver_for_red=True
+        )
+    assert [] == jobs.queue("submit").job_ids
 
 
 def test_saving_nothing_changed_keeps_the_version(
@@ -115,7 +189,7 @@ def test_saving_nothing_changed_keeps_the_version(
     """Saving without a change writes no event and keeps the version, so nobody else's work is refused."""
     draft_id = make_draft()
     with db.session() as session:
-        save_edits(session, draft_id, users["alex"], 1, now=NOW, text="Notice text.")
+        save_edits(session, draft_id, users["alex"], 1, now=NOW, text="Notice text.", payload={"child": "N100003"})
     assert 1 == draft(db, draft_id).row_version
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vhub import context, logs
 from vhub.errors import VhubError
-from vhub.settings import Settings
+from vhub.settings import Settings, display_url, keep_private
 
 
 def _settings() -> Settings:
@@ -47,7 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     context.configure(settings).db.migrate()
     with stack:
         print(f"Mode:           {stack.settings.mode}" + (" (simulated systems only)" if simulators else ""))
-        print(f"Redis:          {stack.redis_url}")
+        print(f"Redis:          {display_url(stack.redis_url)}")
         print(f"Records system: {stack.records_url}")
         print(f"ISR portal:     {stack.isr_url}")
         print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
@@ -454,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_private()  # the database, logs, reports and evidence hold personal data: the service account's alone
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

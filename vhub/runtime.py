@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -177,7 +178,7 @@ class Stack:
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> Stack:
         self._check_mode()
-        self.settings.ensure_dirs()
+        self.settings.ensure_dirs()  # and from here on, every file the stack writes is private
         self.clear_stale()
         try:
             if not self.redis_url:
@@ -281,19 +282,18 @@ class Stack:
                 "to let vhub pick a free port."
             )
         redis_dir = self.settings.data_path / "redis"
-        redis_dir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            binary,
-            str(REDIS_CONF),
-            "--port",
-            str(port),
-            "--dir",
-            str(redis_dir),
-            "--pidfile",
-            str(self.settings.run_dir / "redis.pid"),
-        ]
-        child = self.start_child("redis", argv)
-        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        redis_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        password = redis_password(self.settings)
+        config = self.settings.run_dir / "redis.conf"
+        # The password goes in a private file, not on the command line where `ps` would show it.
+        config.write_text(
+            f"include {_quoted(REDIS_CONF)}\nport {port}\ndir {_quoted(redis_dir)}\n"
+            f"pidfile {_quoted(self.settings.run_dir / 'redis.pid')}\nrequirepass {password}\n",
+            encoding="utf-8",
+        )
+        config.chmod(0o600)
+        child = self.start_child("redis", [binary, str(config)])
+        self.redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
         with Redis.from_url(self.redis_url) as client:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
@@ -388,6 +388,21 @@ class Stack:
                     _wait_gone(pid)
             pidfile.unlink(missing_ok=True)
         self.state_path.unlink(missing_ok=True)
+
+
+def redis_password(settings: Settings) -> str:
+    """The embedded redis-server's password: generated once, kept in the data folder, readable by vhub alone."""
+    path = settings.data_path / "redis" / "password"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+    path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _quoted(path: Path) -> str:
+    """A path as redis.conf reads a quoted string."""
+    return json.dumps(str(path))
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:

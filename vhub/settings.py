@@ -8,9 +8,11 @@ ones and uses nothing else. Nested values use a double underscore: ``VHUB_RECORD
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -164,8 +166,11 @@ class Settings(BaseSettings):
         return self.browser_executable
 
     def ensure_dirs(self) -> None:
+        """Create the data folder and its parts, readable by the service account alone."""
+        keep_private()
         for path in (self.data_path, self.log_dir, self.evidence_dir, self.run_dir):
             path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o700)  # a folder made before (or by hand) is closed too
 
 
 OWN_SETTINGS = ("records_system", "isr_portal")
@@ -176,6 +181,21 @@ def env_name(system: str, part: str) -> str:
     """The environment variable that sets ``part`` (url, username, password) of an external system."""
     prefix = f"VHUB_{system.upper()}" if system in OWN_SETTINGS else f"VHUB_PORTALS__{system.upper()}"
     return f"{prefix}__{part.upper()}"
+
+
+def keep_private() -> None:
+    """Whatever this process and its children create from now on (database, logs, reports, evidence, Redis's
+    files) is readable by the service account alone: folders 0700, files 0600."""
+    os.umask(0o077)
+
+
+def display_url(url: str) -> str:
+    """A URL fit to print: any password in it replaced by ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def redis_server_binary() -> str | None:

@@ -10,7 +10,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 from sqlalchemy import func, select
 
 from vhub.queues import Jobs, QueuePolicy, connect
-from vhub.settings import Settings
+from vhub.settings import Settings, display_url
 from vhub.store import Database
 from vhub.store.incidents import count_incidents
 from vhub.store.runs import get_watermark
@@ -18,7 +18,7 @@ from vhub.store.tables import DataQualityItemRow, RunRow
 
 
 def collect(settings: Settings) -> dict[str, Any]:
-    report: dict[str, Any] = {"redis_url": settings.redis_url or None}
+    report: dict[str, Any] = {"redis_url": display_url(settings.redis_url) if settings.redis_url else None}
     report.update(_queues(settings))
     db = Database(settings)
     db.migrate()

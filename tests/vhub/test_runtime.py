@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from redis import Redis
+from redis.exceptions import AuthenticationError
 from rq import Worker
 
 from vhub.errors import ConfigurationError
@@ -169,3 +170,35 @@ def test_simulated_mode_refuses_a_configured_system(stack_settings: Settings) ->
     with pytest.raises(ConfigurationError, match="VHUB_RECORDS_SYSTEM__URL") as refused:
         Stack(stack_settings, workers=0, simulators=Simulators(incidents=1)).start()
     assert "mixed_mode" == refused.value.code
+
+
+def test_the_embedded_redis_needs_its_generated_password_and_its_files_are_private(stack_settings: Settings) -> None:
+    """Without the password Redis refuses; the password, Redis's files and the stack's state are the service's alone."""
+    with Stack(stack_settings, workers=0) as stack:
+        host_and_port = stack.redis_url.rsplit("@", 1)[1]
+        with Redis.from_url(f"redis://{host_and_port}") as anonymous, pytest.raises(AuthenticationError):
+            anonymous.ping()
+        with Redis.from_url(stack.redis_url) as connection:
+            assert connection.ping()
+            connection.set("probe", "1")
+            connection.bgrewriteaof()
+        password = stack_settings.data_path / "redis" / "password"
+        assert password.read_text() in stack.redis_url
+        assert password.read_text() not in " ".join(" ".join(child.argv) for child in stack.children)
+        private_files = [password, stack_settings.run_dir / "stack.json", stack_settings.run_dir / "redis.conf"]
+        assert wait_until(lambda: any((stack_settings.data_path / "redis").rglob("*.aof")))
+        private_files += list((stack_settings.data_path / "redis").rglob("*.aof"))
+        folders = [stack_settings.data_path, stack_settings.run_dir, stack_settings.log_dir, password.parent]
+        assert {0o600} == {path.stat().st_mode & 0o777 for path in private_files}
+        assert {0o700} == {path.stat().st_mode & 0o777 for path in folders}
+
+
+def test_a_fresh_data_folder_made_by_the_cli_is_private(tmp_path: Path) -> None:
+    """`vhub db upgrade` on a new data folder: the folder is 0700 and the database file 0600."""
+    data = tmp_path / "var"
+    env = {"PATH": os.environ["PATH"], "VHUB_DATA_DIR": str(data)}
+    result = subprocess.run(
+        [sys.executable, "-m", "vhub", "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert 0 == result.returncode, result.stderr
+    assert (0o700, 0o600) == (data.stat().st_mode & 0o777, (data / "vhub.db").stat().st_mode & 0o777)

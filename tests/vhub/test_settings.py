@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from vhub.portals import external_systems
-from vhub.settings import ExternalSystem, Settings
+from vhub.settings import ExternalSystem, Settings, display_url
 
 
 def test_defaults_are_live_with_nothing_guessed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -74,3 +74,9 @@ def test_auto_browser_prefers_the_system_chromium(monkeypatch: pytest.MonkeyPatc
     assert None is Settings().chromium_path
     fake.write_text("")
     assert str(fake) == Settings().chromium_path
+
+
+def test_a_printed_url_hides_its_password() -> None:
+    """`vhub up` and `vhub status` print Redis's address with the password masked; one without is unchanged."""
+    assert "redis://:***@127.0.0.1:6400/0" == display_url("redis://:s3cret-token@127.0.0.1:6400/0")
+    assert "redis://127.0.0.1:6400/0" == display_url("redis://127.0.0.1:6400/0")

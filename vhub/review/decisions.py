@@ -183,20 +183,15 @@ def approve(
 
 def reject(session: Session, draft_id: int, user: User, row_version: int, reason: str, *, now: datetime) -> None:
     """Reject a draft: nothing is sent. The reason is required and kept."""
-    if not reason.strip():
-        raise BusinessError(
-            "Say why you are rejecting the draft: the reason is kept with the decision.", code="reason_required"
-        )
-    draft = _for_change(session, draft_id, user, row_version, now=now)
-    draft.claimed_by = draft.claimed_until = None
-    _record(session, draft, user, "rejected", reason.strip())
-    move(
+    _close(
         session,
-        draft,
+        draft_id,
+        user,
+        row_version,
+        reason,
         DraftStatus.REJECTED,
-        actor=user.username,
-        action="draft.rejected",
-        after={"reason": reason.strip()},
+        now=now,
+        ask="Say why you are rejecting the draft: the reason is kept with the decision.",
     )
 
 
@@ -204,18 +199,33 @@ def return_for_fix(
     session: Session, draft_id: int, user: User, row_version: int, reason: str, *, now: datetime
 ) -> None:
     """Send a draft back because the source data is wrong; it waits for the data to be fixed."""
+    _close(
+        session,
+        draft_id,
+        user,
+        row_version,
+        reason,
+        DraftStatus.RETURNED,
+        now=now,
+        ask="Say what needs fixing in the source data, so the person fixing it knows.",
+    )
+
+
+def _close(
+    session: Session,
+    draft_id: int,
+    user: User,
+    row_version: int,
+    reason: str,
+    to: DraftStatus,
+    *,
+    now: datetime,
+    ask: str,
+) -> None:
+    """A decision that ends the review with a reason (rejected, returned); ``ask`` is said when none is given."""
     if not reason.strip():
-        raise BusinessError(
-            "Say what needs fixing in the source data, so the person fixing it knows.", code="reason_required"
-        )
+        raise BusinessError(ask, code="reason_required")
     draft = _for_change(session, draft_id, user, row_version, now=now)
     draft.claimed_by = draft.claimed_until = None
-    _record(session, draft, user, "returned", reason.strip())
-    move(
-        session,
-        draft,
-        DraftStatus.RETURNED,
-        actor=user.username,
-        action="draft.returned",
-        after={"reason": reason.strip()},
-    )
+    _record(session, draft, user, to.value, reason.strip())
+    move(session, draft, to, actor=user.username, action=f"draft.{to.value}", after={"reason": reason.strip()})

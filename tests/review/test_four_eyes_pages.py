@@ -113,3 +113,14 @@ def test_fields_that_cannot_be_edited_are_not_inputs(review_app: ReviewApp) -> N
     page = review_app.visitor("reviewer").client.get(f"/drafts/{draft_id}").text
     assert 'id="not-editable"' in page
     assert 'name="school"' not in page
+
+
+def test_a_megabyte_pasted_into_a_field_is_refused_and_nothing_saved(review_app: ReviewApp) -> None:
+    """A value longer than any record keeps is marked on its field (422); the stored draft is unchanged."""
+    draft_id = red_notice(review_app)
+    answer = decide(review_app.visitor("reviewer"), draft_id, "save", child_name="x" * 1_000_000)
+    assert 422 == answer.status_code
+    assert "longer than 20000 characters" in answer.text
+    assert len(answer.text) < 100_000  # the page does not echo the megabyte back in full
+    with review_app.db.session() as session:
+        assert NOTICE == session.get_one(DraftRow, draft_id).payload

@@ -10,12 +10,12 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 
 from vhub.drafting.referral_form import ReferralForm
-from vhub.models import Address, DashGrading
+from vhub.models import LONG_TEXT_MAX, Address, DashGrading
 from vhub.triage.model import RiskLevel
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=LONG_TEXT_MAX)
 
 
 class EncompassMinimisedNotice(_Payload):

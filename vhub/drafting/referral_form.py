@@ -14,7 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vhub.models import LONDON, Address, Gender, OptionalText, describe_validation_error
+from vhub.models import LONDON, LONG_TEXT_MAX, Address, Gender, OptionalText, describe_validation_error
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _INDEX_RE = re.compile(r"\[\d+\]")
@@ -54,7 +54,8 @@ class ThresholdLevel(StrEnum):
 
 
 class _Form(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # A reviewer's paste is held to the same bound as a record's longest text: no field of a form is longer.
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, str_max_length=LONG_TEXT_MAX)
 
 
 class ReferrerDetails(_Form):

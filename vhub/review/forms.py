@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from vhub.models import LONDON, describe_validation_error
+from vhub.models import LONDON, LONG_TEXT_MAX, describe_validation_error
 
 LONG_TEXT = {"narrative", "what", "child_whereabouts_and_condition", "alleged_perpetrator", "address", "text"}
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -70,7 +70,9 @@ def _display(value: Any, kind: str) -> str:
     if kind == "datetime" and isinstance(value, str) and value:
         moment = datetime.fromisoformat(value)
         return moment.astimezone(LONDON).strftime("%Y-%m-%dT%H:%M:%S") if moment.tzinfo else value[:19]
-    return str(value.value if isinstance(value, Enum) else value)
+    # A refused paste far over the limit comes back cut just past it: still marked too long, but the page
+    # stays light enough for a browser to show.
+    return str(value.value if isinstance(value, Enum) else value)[: LONG_TEXT_MAX + 1]
 
 
 def build_fields(

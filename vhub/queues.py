@@ -159,6 +159,15 @@ class Jobs:
             depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
         )
 
+    def running(self, func: str, first_arg: Any) -> bool:
+        """Whether a worker is running ``func`` on ``first_arg`` right now (its job is in a started registry)."""
+        for queue in self.queues():
+            ids = StartedJobRegistry(queue=queue).get_job_ids()
+            for job in Job.fetch_many(ids, connection=self.connection, serializer=SERIALIZER):
+                if job is not None and job.func_name == func and list(job.args[:1]) == [first_arg]:
+                    return True
+        return False
+
     def in_flight(self) -> int:
         """Jobs not yet ended: queued, running, scheduled (retry back-off), waiting on other jobs, or held
         back by a rate limit."""

@@ -124,3 +124,19 @@ def test_a_megabyte_pasted_into_a_field_is_refused_and_nothing_saved(review_app:
     assert len(answer.text) < 100_000  # the page does not echo the megabyte back in full
     with review_app.db.session() as session:
         assert NOTICE == session.get_one(DraftRow, draft_id).payload
+
+
+def test_an_approved_draft_is_taken_back_from_its_page(review_app: ReviewApp) -> None:
+    """An approved draft waiting to be sent offers "Take back to review"; with a reason it is back in review."""
+    draft_id = review_app.ids["draft"]
+    reviewer = review_app.visitor("reviewer")
+    assert 303 == decide(reviewer, draft_id, "approve").status_code
+    page = reviewer.client.get(f"/drafts/{draft_id}").text
+    assert 'id="take-back-form"' in page
+    version = re.search(r'id="take-back-form".*?name="row_version" value="(\d+)"', page, re.DOTALL)
+    assert version is not None
+    data = {"csrf_token": reviewer.csrf, "row_version": version.group(1), "action": "take_back", "reason": "wrong DSL"}
+    answer = reviewer.client.post(f"/drafts/{draft_id}/decide", data=data)
+    assert "done=taken_back" in answer.headers["location"]
+    with review_app.db.session() as session:
+        assert "awaiting_review" == session.get_one(DraftRow, draft_id).status

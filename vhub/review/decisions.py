@@ -22,7 +22,7 @@ from vhub.portals import portal_for
 from vhub.queues import Jobs
 from vhub.review.accounts import User
 from vhub.store.draft_status import DraftStatus, approvals_needed, approvers, change, move
-from vhub.store.tables import DecisionRow, DraftRow, UserRow
+from vhub.store.tables import DecisionRow, DraftRow, SubmissionRow, UserRow
 
 SUBMIT_JOB = "tasks.submit.submit_draft"
 
@@ -208,6 +208,54 @@ def return_for_fix(
         DraftStatus.RETURNED,
         now=now,
         ask="Say what needs fixing in the source data, so the person fixing it knows.",
+    )
+
+
+def take_back(
+    session: Session, draft_id: int, user: User, row_version: int, reason: str, *, now: datetime, jobs: Jobs
+) -> None:
+    """Take an approved draft that is not being sent (its portal paused, its sending failed, or still queued)
+    back to review: its approvals stop counting and nothing is sent until it is approved again."""
+    if not reason.strip():
+        raise BusinessError(
+            "Say why you are taking the draft back: the reason is kept with the decision.", code="reason_required"
+        )
+    draft = session.scalars(select(DraftRow).where(DraftRow.id == draft_id).with_for_update()).first()
+    if draft is None:
+        raise BusinessError(f"There is no draft #{draft_id}.", code="not_found")
+    if draft.row_version != row_version:
+        raise Conflict(
+            f"Draft #{draft_id} changed while you had it open (it is now {draft.status.replace('_', ' ')}). "
+            "Nothing was changed: open it again to see the latest version."
+        )
+    if draft.status not in (DraftStatus.APPROVED, DraftStatus.SENDING):
+        raise Conflict(
+            f"Draft #{draft_id} is {draft.status.replace('_', ' ')}: only an approved draft not yet sent "
+            "can be taken back."
+        )
+    if jobs.running(SUBMIT_JOB, draft_id):
+        raise BusinessError(
+            f"Draft #{draft_id} is being sent right now. Wait for the attempt to end (a minute or two), then "
+            "take it back if it has not gone.",
+            code="being_sent",
+        )
+    submission = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).first()
+    if submission is not None:
+        # Kept, with its key: if an earlier attempt did reach the portal, the next send finds it there.
+        submission.status, submission.last_error = "withdrawn", f"Taken back to review by {user.display_name}."
+    draft.needs_attention = True
+    draft.attention_reason = f"Taken back to review by {user.display_name}: {reason.strip()}"
+    draft.claimed_by = draft.claimed_until = None
+    _record(session, draft, user, "taken_back", reason.strip())
+    draft.content_version += 1  # a new round: the approvals that sent it before do not send it again
+    draft.first_approver = None
+    move(
+        session,
+        draft,
+        DraftStatus.AWAITING_REVIEW,
+        actor=user.username,
+        action="draft.taken_back",
+        after={"reason": reason.strip(), "content_version": draft.content_version},
     )
 
 

@@ -21,7 +21,7 @@ from vhub.drafting.environment import uk_datetime
 from vhub.drafting.payloads import SENDS_TEXT, edited_as
 from vhub.errors import BusinessError
 from vhub.isr import IsrRequest
-from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits
+from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits, take_back
 from vhub.review.forms import build_fields, describe_errors, parse_form
 from vhub.review.queue import STATUSES, TYPES, options, queue_page, time_left
 from vhub.review.web import Web, page
@@ -44,6 +44,7 @@ DONE = {
     "awaiting_second_approval": "Approved once: red-risk drafts need a second reviewer, who will see it in the queue.",
     "rejected": "Rejected: nothing will be sent.",
     "returned": "Returned for a data fix.",
+    "taken_back": "Taken back to review: nothing will be sent until it is approved again.",
     "saved": "Your changes are saved.",
     "resolved": "The data-quality item is resolved.",
     "corrected": "Corrected: triage runs again with the correction.",
@@ -258,6 +259,10 @@ def routes(web: Web) -> list[Route]:
                 elif action == "return":
                     return_for_fix(session, draft_id, user, row_version, str(form.get("reason") or ""), now=now)
                     outcome = "returned"
+                elif action == "take_back":
+                    reason = str(form.get("reason") or "")
+                    take_back(session, draft_id, user, row_version, reason, now=now, jobs=web.ctx.jobs)
+                    outcome = "taken_back"
                 elif action == "save":
                     outcome = "saved"
                 else:

@@ -82,7 +82,32 @@ class Authority(_Config):
     postcode_districts: tuple[str, ...]
     encompass_form: Literal["full", "minimised"]
     school_day_start: time
+    # The first and last days the closures are known for; a day outside them has no term dates, so a
+    # deadline on it is flagged for the reviewer. Neither given: no day of this authority is covered.
+    term_dates_from: date | None = None
+    term_dates_until: date | None = None
     closures: tuple[tuple[date, date], ...]
+
+    @model_validator(mode="after")
+    def _closures_within_term_dates(self) -> Authority:
+        first, last = self.term_dates_from, self.term_dates_until
+        if (first is None) != (last is None):
+            raise ValueError(f"{self.key}: give both term_dates_from and term_dates_until, or neither")
+        if first is not None and last is not None and first > last:
+            raise ValueError(f"{self.key}: term_dates_from is after term_dates_until")
+        for start, end in self.closures:
+            if start > end:
+                raise ValueError(f"{self.key}: the closure {start} to {end} ends before it starts")
+            if first is not None and last is not None and not first <= start <= end <= last:
+                raise ValueError(
+                    f"{self.key}: the closure {start} to {end} is outside term_dates_from to term_dates_until "
+                    f"({first} to {last}): move the range to cover it"
+                )
+        return self
+
+
+class CalendarPolicy(_Config):
+    warn_days_before_end: int = Field(ge=1)  # days before an authority's term dates end that start-up warns
 
 
 class School(_Config):
@@ -95,6 +120,7 @@ class School(_Config):
 
 class TriageConfig(_Config):
     policy: TriagePolicy
+    calendar: CalendarPolicy
     authorities: dict[str, Authority]
     schools: dict[str, School]  # by normalised name
 
@@ -126,6 +152,22 @@ def _invalid(path: Path, error: ValidationError) -> ConfigurationError:
     return ConfigurationError(f"{path} is not valid: " + "; ".join(describe_validation_error(error)))
 
 
+def _check_districts(authorities: dict[str, Authority], path: Path) -> None:
+    """A postcode district belongs to one authority: claimed by two, its children would go to whichever is
+    listed first, so the configuration is refused instead."""
+    owners: dict[str, list[str]] = {}
+    for key, authority in authorities.items():
+        for district in authority.postcode_districts:
+            owners.setdefault(district.upper(), []).append(key)
+    shared = {district: keys for district, keys in sorted(owners.items()) if len(keys) > 1}
+    if shared:
+        listed = "; ".join(f"{district} by {' and '.join(keys)}" for district, keys in shared.items())
+        raise ConfigurationError(
+            f"{path}: a postcode district must belong to one authority, but these are claimed twice: {listed}. "
+            "Keep each in the authority whose children's services serve it."
+        )
+
+
 @cache
 def load_config(directory: Path = CONFIG_DIR) -> TriageConfig:
     """Read config/triage.toml, config/authorities.toml and config/schools.csv (cached per folder)."""
@@ -139,10 +181,14 @@ def load_config(directory: Path = CONFIG_DIR) -> TriageConfig:
     except ValidationError as error:
         raise _invalid(triage_path, error) from None
     try:
-        raw = _read_toml(authorities_path).get("authorities", {})
-        authorities = {key: Authority.model_validate({"key": key, **value}) for key, value in raw.items()}
+        raw = _read_toml(authorities_path)
+        calendar = CalendarPolicy.model_validate(raw.get("calendar", {}))
+        authorities = {
+            key: Authority.model_validate({"key": key, **value}) for key, value in raw.get("authorities", {}).items()
+        }
     except ValidationError as error:
         raise _invalid(authorities_path, error) from None
+    _check_districts(authorities, authorities_path)
     try:
         with schools_path.open(encoding="utf-8", newline="") as handle:
             schools = {normalise_school(row["name"]): School.model_validate(row) for row in csv.DictReader(handle)}
@@ -153,4 +199,4 @@ def load_config(directory: Path = CONFIG_DIR) -> TriageConfig:
     unknown = sorted({school.authority for school in schools.values()} - set(authorities))
     if unknown:
         raise ConfigurationError(f"{schools_path} names authorities not in {authorities_path}: {', '.join(unknown)}")
-    return TriageConfig(policy=policy, authorities=authorities, schools=schools)
+    return TriageConfig(policy=policy, calendar=calendar, authorities=authorities, schools=schools)

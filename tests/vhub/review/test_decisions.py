@@ -6,15 +6,25 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from rq.executions import Execution
 from sqlalchemy import select
 
 from tests.vhub.review.conftest import NOW
 from vhub.errors import BusinessError
 from vhub.queues import Jobs
 from vhub.review.accounts import User
-from vhub.review.decisions import ClaimedByOther, Conflict, approve, claim, reject, return_for_fix, save_edits
+from vhub.review.decisions import (
+    ClaimedByOther,
+    Conflict,
+    approve,
+    claim,
+    reject,
+    return_for_fix,
+    save_edits,
+    take_back,
+)
 from vhub.store import Database
-from vhub.store.tables import AuditEventRow, DecisionRow, DraftRow
+from vhub.store.tables import AuditEventRow, DecisionRow, DraftRow, SubmissionRow
 
 
 def draft(db: Database, draft_id: int) -> DraftRow:
@@ -213,3 +223,52 @@ def test_a_decided_draft_cannot_be_decided_again(
         return_for_fix(session, draft_id, users["alex"], 1, "the child's school is wrong", now=NOW)
     with pytest.raises(Conflict), db.session() as session:
         reject(session, draft_id, users["sam"], 2, "late", now=NOW)
+
+
+def test_an_approved_draft_not_being_sent_is_taken_back_and_needs_its_approvals_again(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """Approved, its send queued behind a paused portal: a person takes it back with a reason; the old approval
+    no longer counts, a paused submission is withdrawn (resume will not send it), and the move is audited."""
+    draft_id = make_draft()
+    with db.session() as session:
+        approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+        session.add(SubmissionRow(draft_id=draft_id, portal="school_portal", key="VHUB-1-00", status="paused"))
+    with db.session() as session:
+        take_back(session, draft_id, users["sam"], 2, "the school has changed", now=NOW, jobs=jobs)
+    taken = draft(db, draft_id)
+    assert ("awaiting_review", 2, True) == (taken.status, taken.content_version, taken.needs_attention)
+    with db.session() as session:
+        assert "withdrawn" == session.scalars(select(SubmissionRow.status)).one()
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.taken_back")).one()
+        assert ("sam", "approved", "awaiting_review") == (event.actor, event.before["status"], event.after["status"])
+    with db.session() as session:  # Alex's approval was of the earlier round: approving again is not refused
+        assert "approved" == approve(
+            session, draft_id, users["alex"], taken.row_version, now=NOW, jobs=jobs, second_approver_for_red=True
+        )
+
+
+def test_a_draft_being_sent_right_now_is_not_taken_back(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """While a worker runs its submit job, taking the draft back is refused with what to do; nothing changes."""
+    draft_id = make_draft()
+    with db.session() as session:
+        approve(session, draft_id, users["alex"], 1, now=NOW, jobs=jobs, second_approver_for_red=True)
+    queued = jobs.queue("submit").jobs[0]
+    with jobs.connection.pipeline() as pipeline:  # what a worker records as it starts the job
+        Execution.create(queued, ttl=60, pipeline=pipeline, worker_name="worker-1")
+        pipeline.execute()
+    with pytest.raises(BusinessError, match="being sent right now") as refused, db.session() as session:
+        take_back(session, draft_id, users["sam"], 2, "wrong school", now=NOW, jobs=jobs)
+    assert "being_sent" == refused.value.code
+    assert ("approved", 2) == (draft(db, draft_id).status, draft(db, draft_id).row_version)
+
+
+def test_a_draft_under_review_cannot_be_taken_back(
+    db: Database, users: dict[str, User], make_draft: Callable[..., int], jobs: Jobs
+) -> None:
+    """Only an approved draft not yet sent can be taken back."""
+    draft_id = make_draft()
+    with pytest.raises(Conflict, match="only an approved draft"), db.session() as session:
+        take_back(session, draft_id, users["sam"], 1, "why not", now=NOW, jobs=jobs)

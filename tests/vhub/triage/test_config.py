@@ -17,9 +17,9 @@ def test_a_postcode_district_claimed_by_two_authorities_is_refused(tmp_path: Pat
     shutil.copytree(PROJECT_ROOT / "config", tmp_path, dirs_exist_ok=True)
     authorities = tmp_path / "authorities.toml"
     text = authorities.read_text(encoding="utf-8")
-    claimed = text.replace('postcode_districts = [\n  "WR1",', 'postcode_districts = [\n  "HR1", "WR1",', 1)
-    assert claimed != text
-    authorities.write_text(claimed)
+    key = "postcode_districts = ["
+    at = text.index(key, text.index("[authorities.worcestershire]")) + len(key)
+    authorities.write_text(text[:at] + '"HR1", ' + text[at:], encoding="utf-8")
     with pytest.raises(ConfigurationError, match="claimed twice: HR1 by herefordshire and worcestershire"):
         load_config(tmp_path)
 

@@ -33,6 +33,7 @@ def _running_context() -> context.AppContext:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from vhub.runtime import Simulated, Stack, exit_on_sigterm
+    from vhub.triage.term_dates import warn_about_term_dates
 
     settings = _settings()
     simulators: Simulated | None = None
@@ -42,6 +43,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         simulators = Simulators()
     settings.ensure_dirs()
     logs.configure(settings, process="up")
+    warn_about_term_dates()  # logged, never stops start-up: past its term dates a deadline is flagged instead
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     exit_on_sigterm()
     context.configure(settings).db.migrate()
@@ -67,11 +69,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from vhub.portals import require_configured
+    from vhub.triage.term_dates import warn_about_term_dates
     from vhub.worker import run_worker
 
     settings = _settings()
     require_configured(settings)  # a worker started by hand is held to the same rule as `vhub up`
     logs.configure(settings, process="worker")
+    warn_about_term_dates()
     context.configure(settings)
     run_worker(settings, burst=args.burst, name=args.name)
     return 0
@@ -80,10 +84,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from vhub.portals import require_configured
     from vhub.scheduler import run_scheduler
+    from vhub.triage.term_dates import warn_about_term_dates
 
     settings = _settings()
     require_configured(settings)
     logs.configure(settings, process="scheduler")
+    warn_about_term_dates()
     context.configure(settings)
     run_scheduler(settings)
     return 0

@@ -240,14 +240,15 @@ def plan_encompass(incident: Incident, config: TriageConfig, plan: _Plan) -> Non
                 continue
             authority = config.authorities[school.authority]
             recipient = Recipient(kind=RecipientKind.school, authority=authority.key, name=school.name, urn=school.urn)
+        school_day = next_school_day_start(incident.occurred_at, authority)  # warns outside the term dates
         plan.actions.append(
             Action(
                 workflow=Workflow.encompass,
                 subject=subject,
                 subject_refs=(subject,),
                 recipient=recipient,
-                deadline=next_school_day_start(incident.occurred_at, authority),
-                reasons=(reason,),
+                deadline=school_day.at,
+                reasons=(reason, *school_day.warnings),
                 policy=authority.encompass_form,
             )
         )

@@ -114,6 +114,19 @@ def parse_uk_date(value: Any) -> Any:
         raise ValueError("is not a real calendar date") from None
 
 
+# The times an event can be recorded at: outside them a time is a slip, and near year 1 or 9999 it cannot be
+# moved between time zones or have a deadline added to it.
+_EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+_NOT_IN_YEARS = "is not between 1900 and 2099: check the year"
+
+
+def _in_years(value: Any) -> Any:
+    if isinstance(value, datetime) and not _EARLIEST_TIME <= value < _LATEST_TIME:
+        raise ValueError(_NOT_IN_YEARS)
+    return value
+
+
 def parse_uk_datetime(value: Any) -> Any:
     """``31/01/2026 22:05 GMT`` (UK local time) -> UTC-aware datetime (ISO with an offset passes, as stored)."""
     value = _blank_to_none(value)
@@ -129,6 +142,8 @@ def parse_uk_datetime(value: Any) -> Any:
         local = datetime(year, month, day, hour, minute, second)
     except ValueError:
         raise ValueError("is not a real date and time") from None
+    if not _EARLIEST_TIME.year <= year < _LATEST_TIME.year:  # year 1 cannot even be moved to UTC
+        raise ValueError(_NOT_IN_YEARS)
     if zone == "GMT":
         return local.replace(tzinfo=UTC)
     if zone == "BST":
@@ -207,7 +222,9 @@ def birth_problem(born: date, day: date, event: str) -> str | None:
 
 UKDate = Annotated[date, BeforeValidator(parse_uk_date)]
 DateOfBirth = Annotated[date, AfterValidator(_born_since_1900), BeforeValidator(parse_uk_date)]
-UKDateTime = Annotated[datetime, BeforeValidator(_require_aware), BeforeValidator(parse_uk_datetime)]
+UKDateTime = Annotated[
+    datetime, AfterValidator(_in_years), BeforeValidator(_require_aware), BeforeValidator(parse_uk_datetime)
+]
 Postcode = Annotated[str, BeforeValidator(normalise_postcode)]
 OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(one_line)]

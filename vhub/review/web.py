@@ -122,7 +122,9 @@ class Web:
                 **values,
             )
         )
-        return HTMLResponse(html, status_code=status)
+        # A value read from a source may hold half of a UTF-16 pair, which no page can carry: it is sent as "?"
+        # rather than failing the page that shows it.
+        return HTMLResponse(html.encode("utf-8", "replace"), status_code=status)
 
     def message(self, request: Request, status: int, title: str, text: str) -> HTMLResponse:
         return self.render(request, "review/message.html.j2", status=status, title=title, text=text)

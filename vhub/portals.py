@@ -47,6 +47,21 @@ def portal_for(workflow: str, recipient: dict[str, Any], path: Path = PORTALS_FI
     return str(entry["portal"])
 
 
+def children_per_referral(authority: str, path: Path = PORTALS_FILE) -> int | None:
+    """The most children one referral to ``authority`` may name (its ``children_per_referral`` key): 1 for a
+    portal that takes one child per referral. None: all the authority's children of an incident in one."""
+    entry = load_routes(path).get("referral", {}).get(authority)
+    value = entry.get("children_per_referral") if isinstance(entry, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"{path} [referral.{authority}] children_per_referral must be a whole number, 1 or more (1: one child "
+            "per referral), or left out (all the children in one referral)."
+        )
+    return value
+
+
 def portal_names(path: Path = PORTALS_FILE) -> list[str]:
     """Every portal config/portals.toml routes drafts to."""
     routes = load_routes(path)

@@ -10,6 +10,7 @@ from vhub.drafting import load_drafting_config
 from vhub.drafting.config import DEFAULT_PATH
 from vhub.drafting.referral_form import ThresholdLevel
 from vhub.errors import ConfigurationError
+from vhub.triage.config import load_config
 from vhub.triage.model import RiskLevel
 
 
@@ -63,4 +64,12 @@ def test_invalid_toml_is_named(tmp_path: Path) -> None:
     path = tmp_path / "drafting.toml"
     path.write_text("[referrer\nname = 1\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"is not valid TOML: .*line 1"):
+        load_drafting_config(path)
+
+
+def test_triage_figures_come_from_triage_configuration(tmp_path: Path) -> None:
+    """The drafting configuration carries config/triage.toml's figures, and refuses a second copy of them."""
+    assert load_config().policy == load_drafting_config().triage
+    path = altered(tmp_path, "[isr]\n", "[triage]\nmarac_min_victim_age = 16\n\n[isr]\n")
+    with pytest.raises(ConfigurationError, match=r"has a \[triage\] section: triage's figures belong in"):
         load_drafting_config(path)

@@ -10,6 +10,7 @@ from tests.drafting import inputs
 from vhub.drafting import describe_person, summarise_for_subject
 from vhub.errors import BusinessError
 from vhub.models import Gender, Person, Role
+from vhub.triage.config import AgePolicy
 
 ON = date(2026, 3, 13)
 
@@ -75,3 +76,10 @@ def test_summary_for_a_person_not_linked_is_refused() -> None:
     with pytest.raises(BusinessError) as caught:
         summarise_for_subject(inputs.incident(), "N123456")
     assert "subject_not_linked" == caught.value.code
+
+
+def test_who_is_described_as_a_child_is_triages_configured_age() -> None:
+    """With children configured as under 16, a boy of 17 is described as an adult; as shipped (under 18), a boy."""
+    seventeen = person(Gender.male, date(2008, 3, 14))
+    assert "a boy aged 17" == describe_person(seventeen, ON)
+    assert "an adult male" == describe_person(seventeen, ON, AgePolicy(child_under=16, baby_under_months=18))

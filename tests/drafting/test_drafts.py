@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from vhub.drafting.referral_form import ThresholdLevel
 from vhub.errors import BusinessError
 from vhub.isr import SubjectFinding
 from vhub.models import validate_incident
+from vhub.triage import History, load_config, triage
 from vhub.triage.model import Action, RiskLevel, Workflow
 
 Golden = Callable[[str, str], None]
@@ -201,7 +203,8 @@ def test_marac_refuses_a_victim_under_16(config: DraftingConfig) -> None:
     action = inputs.marac_action()
     with pytest.raises(BusinessError) as caught:
         draft_marac(action, incident, inputs.triage(incident, action), config)
-    assert "marac_victim_under_16" == caught.value.code
+    assert "marac_victim_age" == caught.value.code
+    assert "MARAC is for victims aged 16 or over" in caught.value.message
 
 
 def test_marac_lists_only_configured_high_harm_answers(config: DraftingConfig) -> None:
@@ -250,3 +253,91 @@ def test_full_notice_with_nobody_else_linked(config: DraftingConfig) -> None:
     action = inputs.encompass_action("full")
     payload = draft_encompass(action, incident, inputs.triage(incident, action), config).payload
     assert "Domestic abuse (Common assault)." == payload["circumstances"]
+
+
+def with_triage(config: DraftingConfig, **sections: dict[str, Any]) -> DraftingConfig:
+    """The drafting configuration with some of triage's figures (config/triage.toml) changed."""
+    policy = config.triage
+    changed = {name: getattr(policy, name).model_copy(update=values) for name, values in sections.items()}
+    return config.model_copy(update={"triage": policy.model_copy(update=changed)})
+
+
+def test_marac_minimum_age_is_the_configured_one(config: DraftingConfig) -> None:
+    """With MARAC configured for victims of 18 or over, a victim of 17 is refused with that age in the reason."""
+    raw = raw_incident()
+    raw["people"][0]["date_of_birth"] = "01/01/2009"
+    incident = validate_incident(raw)
+    action = inputs.marac_action()
+    draft_marac(action, incident, inputs.triage(incident, action), config)  # 17 is old enough as shipped
+    with pytest.raises(BusinessError) as caught:
+        draft_marac(
+            action,
+            incident,
+            inputs.triage(incident, action),
+            with_triage(config, workflows={"marac_min_victim_age": 18}),
+        )
+    assert "MARAC is for victims aged 18 or over" in caught.value.message
+
+
+def test_marac_refuses_a_victim_with_no_age(config: DraftingConfig) -> None:
+    """A victim with neither a date of birth nor an age is not assumed old enough for MARAC."""
+    raw = raw_incident()
+    raw["people"][0]["date_of_birth"] = None
+    incident = validate_incident(raw)
+    action = inputs.marac_action()
+    with pytest.raises(BusinessError) as caught:
+        draft_marac(action, incident, inputs.triage(incident, action), config)
+    assert ("marac_victim_age", True) == (caught.value.code, "has no recorded age" in caught.value.message)
+
+
+def test_marac_summary_quotes_the_configured_visible_high_risk(config: DraftingConfig) -> None:
+    """The summary's DASH line gives the configured number of yes answers that is visible high risk."""
+    incident = inputs.high_risk_incident()
+    action = inputs.marac_action()
+    result = inputs.triage(incident, action, risk=RiskLevel.red)
+    text = draft_marac(action, incident, result, with_triage(config, risk={"dash_high_risk_yes": 12})).text
+    assert "15 questions answered yes (12 or more is visible high risk)." in text
+
+
+def test_marac_lists_children_by_age_not_by_role(config: DraftingConfig) -> None:
+    """A witness of 15 is listed among the children; someone recorded as a child but 18 on the day is not."""
+    raw = raw_incident()
+    raw["people"][2]["date_of_birth"] = "13/03/2008"
+    raw["people"].append({**raw["people"][1], "nominal_ref": "N100009", "role": "witness", "age_years": 15})
+    incident = validate_incident(raw)
+    action = inputs.marac_action()
+    payload = draft_marac(action, incident, inputs.triage(incident, action, risk=RiskLevel.red), config).payload
+    assert [15] == [child["age_years"] for child in payload["children"]]
+
+
+def test_a_child_victim_on_a_referral_is_named_by_role(config: DraftingConfig) -> None:
+    """The narrative says a referred child was the victim; a child recorded as a child gets no such line."""
+    raw = raw_incident()
+    raw["people"][0]["date_of_birth"] = "01/06/2010"
+    incident = validate_incident(raw)
+    action = inputs.referral_action(("N100001", "N100003"))
+    text = draft_referral(action, incident, inputs.triage(incident, action), config).text
+    assert 1 == text.count("Recorded in the incident as:")
+    assert "(aged 15)\n  Recorded in the incident as: victim\n" in text
+
+
+def test_one_child_per_referral_makes_one_draft_per_child(config: DraftingConfig) -> None:
+    """Triaged for a portal taking one child per referral, two children make two drafts: one child each, distinct
+    subjects and titles, the sibling listed in the household."""
+    incident = inputs.incident_with_two_children()
+    triage_config = load_config().model_copy(update={"children_per_referral": {"worcestershire": 1}})
+    result = triage(incident, History(), triage_config, now=inputs.TRIAGED_AT)
+    drafts = [render_draft(a, incident, result, config) for a in result.actions if a.workflow is Workflow.referral]
+    assert [
+        ("children:worcestershire:N100003", ["Casey"], "(referral 1 of 2)"),
+        ("children:worcestershire:N100004", ["Dylan"], "(referral 2 of 2)"),
+    ] == [
+        (
+            draft.subject,
+            [child["forename"] for child in draft.payload["children"]],
+            draft.title.removeprefix("Referral — Worcestershire Children First (Family Front Door) — 1 child "),
+        )
+        for draft in drafts
+    ]
+    household = [member["name"] for member in drafts[0].payload["parents_carers_household"]]
+    assert "Dylan Testperson" in household

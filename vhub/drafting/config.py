@@ -1,6 +1,8 @@
 """Drafting configuration from ``config/drafting.toml``: the referrer, consent and threshold policy, fixed wording.
 
-Loaded once at the entry point and passed down; a wrong file raises ConfigurationError naming the file and key.
+Loaded once at the entry point and passed down, with triage's policy (config/triage.toml: ages, the MARAC minimum
+age, visible high risk) so a draft applies the same figures triage decided by; a wrong file raises
+ConfigurationError naming the file and key.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from vhub.drafting.referral_form import ReferrerDetails, ThresholdLevel
 from vhub.errors import ConfigurationError
 from vhub.models import DASH_KEYS, describe_validation_error
 from vhub.settings import PROJECT_ROOT
+from vhub.triage.config import TriagePolicy, load_config
 from vhub.triage.model import RiskLevel
 
 DEFAULT_PATH = PROJECT_ROOT / "config" / "drafting.toml"
@@ -71,10 +74,11 @@ class DraftingConfig(_Section):
     referral: ReferralPolicy
     marac: MaracPolicy
     isr: IsrPolicy
+    triage: TriagePolicy = Field(description="triage's policy, from config/triage.toml, never from this file")
 
 
-def load_drafting_config(path: Path = DEFAULT_PATH) -> DraftingConfig:
-    """Read and validate the drafting configuration file."""
+def load_drafting_config(path: Path = DEFAULT_PATH, triage: TriagePolicy | None = None) -> DraftingConfig:
+    """Read and validate the drafting configuration file; ``triage``: the policy of config/triage.toml unless given."""
     try:
         with path.open("rb") as file:
             data = tomllib.load(file)
@@ -82,8 +86,12 @@ def load_drafting_config(path: Path = DEFAULT_PATH) -> DraftingConfig:
         raise ConfigurationError(f"The drafting configuration {path} does not exist.") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"The drafting configuration {path} is not valid TOML: {error}.") from None
+    if "triage" in data:  # one place for each threshold: a second copy here would drift
+        raise ConfigurationError(
+            f"The drafting configuration {path} has a [triage] section: triage's figures belong in config/triage.toml."
+        )
     try:
-        return DraftingConfig.model_validate(data)
+        return DraftingConfig.model_validate({**data, "triage": triage or load_config().policy})
     except ValidationError as error:
         reasons = "; ".join(describe_validation_error(error))
         raise ConfigurationError(f"The drafting configuration {path} is wrong: {reasons}.") from None

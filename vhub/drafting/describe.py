@@ -11,20 +11,23 @@ from datetime import date
 from vhub.drafting.environment import uk_date
 from vhub.errors import BusinessError
 from vhub.isr import IncidentSummary
-from vhub.models import LONDON, Gender, Incident, Person
+from vhub.models import Gender, Incident, Person
+from vhub.triage.ages import incident_day
+from vhub.triage.config import AgePolicy, load_config
 
-_ADULT_AGE = 18
 _CHILD_NOUNS = {Gender.female: "girl", Gender.male: "boy"}
 _ADULT_NOUNS = {Gender.female: "adult female", Gender.male: "adult male"}
 _UNKNOWN_AGE_NOUNS = {Gender.female: "a female", Gender.male: "a male"}
 
 
-def describe_person(person: Person, on: date) -> str:
-    """A descriptor that never identifies: ``an adult male``, ``a girl aged 9``, ``a person of unknown age``."""
+def describe_person(person: Person, on: date, ages: AgePolicy | None = None) -> str:
+    """A descriptor that never identifies: ``an adult male``, ``a girl aged 9``, ``a person of unknown age``.
+
+    A child is under ``ages.child_under`` on ``on`` (config/triage.toml unless given), as triage decides."""
     age = person.age_on(on)
     if age is None:
         return f"{_UNKNOWN_AGE_NOUNS.get(person.gender, 'a person')} of unknown age"
-    if age >= _ADULT_AGE:
+    if age >= (ages or load_config().policy.ages).child_under:
         return f"an {_ADULT_NOUNS.get(person.gender, 'adult')}"
     noun = _CHILD_NOUNS.get(person.gender, "child")
     return f"a {noun} aged under 1" if age < 1 else f"a {noun} aged {age}"
@@ -35,11 +38,6 @@ def incident_kind(incident: Incident) -> str:
     if incident.crime_classification:
         return f"{incident.incident_type} ({incident.crime_classification})"
     return incident.incident_type
-
-
-def incident_day(incident: Incident) -> date:
-    """The day the incident happened, in UK time (ages are worked out on it)."""
-    return incident.occurred_at.astimezone(LONDON).date()
 
 
 def person_in(incident: Incident, nominal_ref: str) -> Person:
@@ -54,11 +52,13 @@ def person_in(incident: Incident, nominal_ref: str) -> Person:
     )
 
 
-def summarise_for_subject(incident: Incident, subject_nominal_ref: str) -> IncidentSummary:
+def summarise_for_subject(
+    incident: Incident, subject_nominal_ref: str, ages: AgePolicy | None = None
+) -> IncidentSummary:
     """One incident as it may be disclosed about one subject: built from structured facts, naming nobody."""
     subject = person_in(incident, subject_nominal_ref)
     day = incident_day(incident)
-    others = others_involved(incident, subject)
+    others = others_involved(incident, subject, ages)
     sentences = [f"{incident_kind(incident)} on {uk_date(day)}.", f"Recorded as {subject.role.value}."]
     if others:
         sentences.append(f"Also involved: {'; '.join(others)}.")
@@ -79,7 +79,7 @@ def summarise_for_subject(incident: Incident, subject_nominal_ref: str) -> Incid
     )
 
 
-def others_involved(incident: Incident, subject: Person) -> list[str]:
+def others_involved(incident: Incident, subject: Person, ages: AgePolicy | None = None) -> list[str]:
     """Everyone linked to the incident but the subject, by role: ``an adult male (ex-partner of victim)``.
 
     The recorded relationship goes in brackets, or the role when there is none or it names someone.
@@ -92,7 +92,7 @@ def others_involved(incident: Incident, subject: Person) -> list[str]:
         relationship = person.relationship
         if relationship is None or _mentions_anyone(relationship, incident):
             relationship = person.role.value
-        described.append(f"{describe_person(person, day)} ({relationship})")
+        described.append(f"{describe_person(person, day, ages)} ({relationship})")
     return described
 
 

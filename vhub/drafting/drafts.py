@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from vhub.drafting.config import DraftingConfig
-from vhub.drafting.describe import incident_day, incident_kind, others_involved, person_in
+from vhub.drafting.describe import incident_kind, others_involved, person_in
 from vhub.drafting.environment import environment, uk_date
 from vhub.drafting.payloads import (
     DashSummary,
@@ -26,9 +26,9 @@ from vhub.drafting.referral_form import ReferralForm
 from vhub.errors import BusinessError
 from vhub.isr import IsrRequest, IsrResponse, SubjectFinding
 from vhub.models import DASH_QUESTIONS, LONDON, Gender, Incident, Person, Role
+from vhub.triage.ages import age_at, is_child
+from vhub.triage.config import AgePolicy
 from vhub.triage.model import Action, Recipient, RecipientKind, TriageResult, Workflow
-
-MARAC_MINIMUM_AGE = 16
 
 
 class DraftContent(BaseModel):
@@ -114,7 +114,7 @@ def draft_referral(action: Action, incident: Incident, triage: TriageResult, con
     )
     form = form.model_copy(update={"narrative": text.strip()})
     count = f"{len(children)} child" if len(children) == 1 else f"{len(children)} children"
-    return _draft(action, f"Referral — {action.recipient.name} — {count}", form, text)
+    return _draft(action, f"Referral — {action.recipient.name} — {count}{_part_of(action, triage)}", form, text)
 
 
 def draft_encompass(action: Action, incident: Incident, triage: TriageResult, config: DraftingConfig) -> DraftContent:
@@ -141,7 +141,7 @@ def draft_encompass(action: Action, incident: Incident, triage: TriageResult, co
     }
     notice: EncompassFullNotice | EncompassMinimisedNotice
     if action.policy == "full":
-        others = others_involved(incident, child)
+        others = others_involved(incident, child, config.triage.ages)
         notice = EncompassFullNotice(
             **common,
             police_reference=incident.reference,
@@ -167,7 +167,7 @@ def draft_encompass(action: Action, incident: Incident, triage: TriageResult, co
 
 
 def draft_marac(action: Action, incident: Incident, triage: TriageResult, config: DraftingConfig) -> DraftContent:
-    """The police summary for a MARAC referral of an adult victim of domestic abuse."""
+    """The police summary for a MARAC referral of a victim of domestic abuse old enough for MARAC."""
     _check(action, incident, triage, Workflow.marac)
     if len(action.subject_refs) != 1:
         raise BusinessError(
@@ -176,12 +176,15 @@ def draft_marac(action: Action, incident: Incident, triage: TriageResult, config
             code="marac_one_victim",
         )
     victim = person_in(incident, action.subject_refs[0])
-    age = victim.age_on(incident_day(incident))
-    if age is not None and age < MARAC_MINIMUM_AGE:
+    age, minimum = age_at(victim, incident), config.triage.workflows.marac_min_victim_age
+    if age is None or age < minimum:
+        if age is None:
+            fix = "has no recorded age: record it, then triage again"
+        else:
+            fix = "is younger: refer to children's services instead"
         raise BusinessError(
-            f"MARAC is for victims aged {MARAC_MINIMUM_AGE} or over; the victim in incident {incident.reference} "
-            "is younger: refer to children's services instead.",
-            code="marac_victim_under_16",
+            f"MARAC is for victims aged {minimum} or over; the victim in incident {incident.reference} {fix}.",
+            code="marac_victim_age",
         )
     dash = None
     if incident.dash is not None:
@@ -200,7 +203,11 @@ def draft_marac(action: Action, incident: Incident, triage: TriageResult, config
         dash=dash,
         reasons=_reasons(action, triage),
         perpetrators=tuple(_marac_person(p, incident) for p in incident.people if p.role is Role.suspect),
-        children=tuple(_marac_person(child, incident) for child in incident.children),
+        children=tuple(
+            _marac_person(person, incident)
+            for person in incident.people
+            if person is not victim and _maybe_child(person, incident, config.triage.ages)
+        ),
     )
     text = _render(
         "marac_summary.txt.j2",
@@ -208,6 +215,7 @@ def draft_marac(action: Action, incident: Incident, triage: TriageResult, config
         recipient=action.recipient,
         sender=config.referrer,
         questions=DASH_QUESTIONS,
+        high_risk_yes=config.triage.risk.dash_high_risk_yes,
         deadline=action.deadline,
         coordinator_note=config.marac.coordinator_note,
     )
@@ -305,6 +313,18 @@ def _draft(action: Action, title: str, payload: BaseModel, text: str) -> DraftCo
     )
 
 
+def _part_of(action: Action, triage: TriageResult) -> str:
+    """`` (referral 1 of 2)`` when the authority takes children one referral at a time and this incident needs more."""
+    parts = [a for a in triage.actions if a.workflow is action.workflow and a.recipient == action.recipient]
+    return f" (referral {parts.index(action) + 1} of {len(parts)})" if len(parts) > 1 else ""
+
+
+def _maybe_child(person: Person, incident: Incident, ages: AgePolicy) -> bool:
+    """A child on the day by age; someone recorded as a child with no age stays listed (as of unknown age)."""
+    child = is_child(person, incident, ages)
+    return child if child is not None else person.role is Role.child
+
+
 def _reasons(action: Action, triage: TriageResult) -> tuple[str, ...]:
     """Why the risk, then why this action, each once."""
     return tuple(dict.fromkeys((*triage.reasons, *action.reasons)))
@@ -356,8 +376,9 @@ def _child_facts(child: Person, incident: Incident) -> dict[str, Any]:
     return {
         "name": _full_name(child),
         "date_of_birth": child.date_of_birth,
-        "age": child.age_on(incident_day(incident)),
+        "age": age_at(child, incident),
         "relationship": child.relationship,
+        "role": None if child.role is Role.child else child.role.value,  # a child victim, suspect or witness
         "present": child.present,
         "voice_of_child": child.voice_of_child,
         "assessment": cra.level.value if cra else None,
@@ -368,7 +389,7 @@ def _marac_person(person: Person, incident: Incident) -> MaracPerson:
     return MaracPerson(
         name=_full_name(person),
         date_of_birth=person.date_of_birth,
-        age_years=person.age_on(incident_day(incident)),
+        age_years=age_at(person, incident),
         relationship=person.relationship,
         address=person.address,
     )

@@ -55,7 +55,7 @@ class DashSummary(_Payload):
 
 
 class MaracSummary(_Payload):
-    """The police summary for a MARAC referral of an adult victim (16 or over); the perpetrator is not told."""
+    """The police summary for a MARAC referral of a victim old enough for MARAC; the perpetrator is not told."""
 
     police_reference: str
     occurred_at: datetime

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vhub.models import LONDON, LONG_TEXT_MAX, Address, Gender, OptionalText, describe_validation_error
+from vhub.triage.config import load_config
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _INDEX_RE = re.compile(r"\[\d+\]")
@@ -99,8 +100,9 @@ class ReferralChild(_Form):
     @field_validator("age_years")
     @classmethod
     def _child_age(cls, value: int | None) -> int | None:
-        if value is not None and not 0 <= value <= 17:
-            raise ValueError("must be a whole number from 0 to 17")
+        oldest = load_config().policy.ages.child_under - 1  # a child, as triage decides (config/triage.toml)
+        if value is not None and not 0 <= value <= oldest:
+            raise ValueError(f"must be a whole number from 0 to {oldest}")
         return value
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vhub.errors import ConfigurationError
 from vhub.models import describe_validation_error
+from vhub.portals import children_per_referral
 from vhub.settings import PROJECT_ROOT
 
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -43,12 +44,18 @@ class RepeatPolicy(_Config):
     incidents: int = Field(ge=2)
 
 
+class AgePolicy(_Config):
+    """Who is a child, by age on the day of the incident (vhub/triage/ages.py), whatever their role."""
+
+    child_under: int = Field(gt=0)  # years: under this a person is a child
+    baby_under_months: int = Field(gt=0)  # months: a linked baby younger than this is a risk indicator
+
+
 class WorkflowPolicy(_Config):
-    encompass_min_age: int
-    encompass_max_age: int
-    marac_min_victim_age: int
-    marac_repeat_incidents: int
-    marac_repeat_window_days: int
+    encompass_min_age: int = Field(ge=0)  # years; Encompass covers every child from this age
+    marac_min_victim_age: int = Field(ge=0)
+    marac_repeat_incidents: int = Field(ge=2)
+    marac_repeat_window_days: int = Field(gt=0)
 
 
 class DeadlinePolicy(_Config):
@@ -66,6 +73,7 @@ class PriorityPolicy(_Config):
 
 class TriagePolicy(_Config):
     risk: RiskPolicy
+    ages: AgePolicy
     repeat: RepeatPolicy
     workflows: WorkflowPolicy
     deadlines: DeadlinePolicy
@@ -123,6 +131,8 @@ class TriageConfig(_Config):
     calendar: CalendarPolicy
     authorities: dict[str, Authority]
     schools: dict[str, School]  # by normalised name
+    # authority key -> most children one referral may name (config/portals.toml); absent: all in one referral
+    children_per_referral: dict[str, int] = {}
 
     def authority_for_postcode(self, postcode: str | None) -> Authority | None:
         if not postcode:
@@ -170,7 +180,8 @@ def _check_districts(authorities: dict[str, Authority], path: Path) -> None:
 
 @cache
 def load_config(directory: Path = CONFIG_DIR) -> TriageConfig:
-    """Read config/triage.toml, config/authorities.toml and config/schools.csv (cached per folder)."""
+    """Read config/triage.toml, config/authorities.toml, config/schools.csv and the children each referral may
+    name from config/portals.toml (cached per folder)."""
     triage_path, authorities_path, schools_path = (
         directory / "triage.toml",
         directory / "authorities.toml",
@@ -199,4 +210,12 @@ def load_config(directory: Path = CONFIG_DIR) -> TriageConfig:
     unknown = sorted({school.authority for school in schools.values()} - set(authorities))
     if unknown:
         raise ConfigurationError(f"{schools_path} names authorities not in {authorities_path}: {', '.join(unknown)}")
-    return TriageConfig(policy=policy, calendar=calendar, authorities=authorities, schools=schools)
+    portals = directory / "portals.toml"
+    per_referral = {key: n for key in authorities if (n := children_per_referral(key, portals)) is not None}
+    return TriageConfig(
+        policy=policy,
+        calendar=calendar,
+        authorities=authorities,
+        schools=schools,
+        children_per_referral=per_referral,
+    )

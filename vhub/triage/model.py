@@ -26,9 +26,9 @@ class Priority(StrEnum):
 
 
 class Workflow(StrEnum):
-    referral = "referral"  # to the children's services of the child's authority
+    referral = "referral"  # to the children's services of the child's authority (a child by age, whatever their role)
     encompass = "encompass"  # Operation Encompass notice to the child's school (or the authority)
-    marac = "marac"  # MARAC referral for an adult victim of domestic abuse
+    marac = "marac"  # MARAC referral for a victim of domestic abuse old enough for MARAC (config/triage.toml)
     isr_response = "isr_response"  # response to an Information Sharing Request
 
 
@@ -52,10 +52,13 @@ class Recipient(_Frozen):
 
 
 class Action(_Frozen):
-    """One thing to draft: a workflow for a subject (a child, the children of an authority, a victim)."""
+    """One thing to draft: a workflow for a subject (a child, the children of an authority, a victim).
+
+    Referrals: "children:<authority>" for all the authority's children; where its portal takes fewer per
+    referral (config/portals.toml), "children:<authority>:<nominal ref of the first child>" for each."""
 
     workflow: Workflow
-    subject: str  # stable key within the incident: a nominal ref, or "children:<authority>"
+    subject: str  # stable key within the incident: a nominal ref, or "children:<authority>[:<nominal ref>]"
     subject_refs: tuple[str, ...]  # the nominal refs the draft is about
     recipient: Recipient
     deadline: datetime  # aware, UTC
@@ -79,9 +82,9 @@ class TriageResult(_Frozen):
     score: int
     priority: Priority
     reasons: tuple[str, ...]  # why this risk, in plain English, most serious first
-    flags: tuple[str, ...]  # hidden_high_risk, missing_cra, repeat_child, child_under_1, out_of_area, ...
+    flags: tuple[str, ...]  # hidden_high_risk, missing_cra, repeat_child, baby, out_of_area, ...
     missing_cras: tuple[str, ...]  # nominal refs of linked children without a child risk assessment
-    repeat_children: tuple[str, ...] = ()  # nominal refs of children with 3+ incidents in 12 months
+    repeat_children: tuple[str, ...] = ()  # nominal refs of children with repeat incidents (config/triage.toml)
     policing_area: str | None
     actions: tuple[Action, ...]
     problems: tuple[Problem, ...]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from bots.locators import SELECTORS_DIR, load, problems
-from bots.portal import PortalPage, SignedInBot
+from bots.portal import PortalPage, SignedInBot, join_url
 from bots.web import navigate
 from vhub.browser import BrowserSession
 from vhub.errors import VhubError
@@ -51,7 +51,7 @@ def check_system(settings: Settings, system: str, session: BrowserSession | None
     with bot.session.item("selectors-check") as page:
         sign_in = pages.get("sign_in")
         if sign_in is not None:
-            navigate(page, f"{bot.base_url}{sign_in.path}", system=system)
+            navigate(page, join_url(bot.base_url, sign_in.path), system=system)
             results.append(PageCheck("sign_in", problems(page, sign_in)))
             try:
                 bot._ensure_signed_in()
@@ -68,7 +68,7 @@ def check_system(settings: Settings, system: str, session: BrowserSession | None
                 results.append(PageCheck(name, skipped=str(note)))
                 continue
             try:
-                PortalPage(page, bot.base_url, locators, system).open_url(target)
+                PortalPage(page, bot.base_url, locators, system).open_url(join_url(bot.base_url, target))
             except VhubError as error:
                 results.append(PageCheck(name, error=error.message))
                 continue

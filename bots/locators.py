@@ -66,6 +66,7 @@ class PageLocators:
     path: str
     locators: dict[str, Locator] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
+    sign_in_path: str = ""  # the path of the system's sign_in page: a page that lands there was sent to sign in
 
     def __getitem__(self, name: str) -> Locator:
         try:
@@ -107,6 +108,7 @@ def load(system: str, directory: Path = SELECTORS_DIR) -> dict[str, PageLocators
     except (OSError, yaml.YAMLError) as error:
         raise ConfigurationError(f"{path} cannot be read: {error}") from None
     pages = {}
+    sign_in_path = str(((data.get("pages") or {}).get("sign_in") or {}).get("path") or "")
     for page_name, page in (data.get("pages") or {}).items():
         locators = {
             name: _locator(system, f"{page_name}.{name}", spec) for name, spec in (page.get("locators") or {}).items()
@@ -116,7 +118,7 @@ def load(system: str, directory: Path = SELECTORS_DIR) -> dict[str, PageLocators
             where = f"{page_name}.{name}"
             fields = {f: _locator(system, f"{where}.{f}", s) for f, s in (spec.get("fields") or {}).items()}
             groups[name] = Group(name=name, rows=_locator(system, f"{where}.rows", spec.get("rows")), fields=fields)
-        pages[page_name] = PageLocators(system, page_name, page.get("path", ""), locators, groups)
+        pages[page_name] = PageLocators(system, page_name, page.get("path", ""), locators, groups, sign_in_path)
     return pages
 
 

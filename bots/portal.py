@@ -28,10 +28,14 @@ T = TypeVar("T")
 log = get_logger(__name__)
 
 
+def join_url(base_url: str, path: str) -> str:
+    """A path of the selectors file under the system's address, keeping any path the address has:
+    ``https://host/prefix`` and ``/referrals?q=1`` make ``https://host/prefix/referrals?q=1``."""
+    return f"{base_url.rstrip('/')}/{path.lstrip('/')}" if path else base_url
+
+
 class PortalPage:
     """A page of a system: its locators, its URL, and navigation that knows about expired sessions."""
-
-    sign_in_path = "/login"
 
     def __init__(self, page: Page, base_url: str, locators: PageLocators, system_name: str) -> None:
         self.page = page
@@ -41,13 +45,19 @@ class PortalPage:
 
     @property
     def url(self) -> str:
-        return f"{self.base_url}{self.locators.path}"
+        return join_url(self.base_url, self.locators.path)
+
+    def is_sign_in(self, url: str) -> bool:
+        """Whether ``url`` is the system's sign-in page (the ``sign_in`` page of its selectors file)."""
+        path = self.locators.sign_in_path
+        return bool(path) and urlparse(url).path == urlparse(join_url(self.base_url, path)).path
 
     def on_sign_in_page(self) -> bool:
-        return urlparse(self.page.url).path == self.sign_in_path
+        return self.is_sign_in(self.page.url)
 
     def open_url(self, url: str) -> None:
-        """Open a page of this system; SessionExpired if the system sent the bot to sign in instead."""
+        """Open a page of this system (a full URL, or a link as one of its pages gave it); SessionExpired if the
+        system sent the bot to sign in instead. A path from the selectors file goes through ``join_url`` first."""
         response = navigate(self.page, urljoin(self.base_url + "/", url), system=self.system_name)
         if response.status == 404:
             raise BusinessError(

@@ -5,7 +5,8 @@ Before submitting, the bot searches the portal for that key: found, it returns t
 portal already gave (the earlier attempt got through, even if its confirmation page was lost);
 not found, it submits and reads the reference from the confirmation. A confirmation that cannot be
 read raises SubmissionUnconfirmed (an application error): the retry searches again before resubmitting.
-A portal refusing the data raises PartnerRejected (a business error) with the portal's own message.
+A portal refusing the data raises PartnerRejected (a business error) with the portal's own message; a draft the
+portal's form cannot hold as it stands raises DraftNotSendable, one of them, before anything is sent.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ class PartnerRejected(BusinessError):
     def __init__(self, system_name: str, partner_message: str) -> None:
         super().__init__(f"The {system_name} refused the submission: {partner_message}")
         self.partner_message = partner_message
+
+
+class DraftNotSendable(PartnerRejected):
+    """The partner's form cannot take the draft as it stands (a "not known" where it asks only yes or no, more
+    children than one of its referrals holds). Nothing was sent; like a refusal, the draft goes back to review with
+    the reason, so a person decides instead of the bot guessing."""
+
+    code = "not_sendable_as_drafted"
+
+    def __init__(self, system_name: str, reason: str) -> None:
+        super().__init__(system_name, reason)
+        self.message = f"The {system_name} cannot take the draft as it stands: {reason}"
+        self.args = (self.message,)
 
 
 def submission_key(draft_id: int, dedupe_key: str) -> str:

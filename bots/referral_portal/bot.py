@@ -15,7 +15,7 @@ from bots.referral_portal.fields import Entry, personal_values
 from bots.referral_portal.journey import Journey
 from bots.referral_portal.pages import FormPage
 from bots.referral_portal.route import PortalRoute, check_route, load_route
-from bots.submission import PartnerRejected, Submission, SubmissionBot, SubmissionUnconfirmed
+from bots.submission import DraftNotSendable, PartnerRejected, Submission, SubmissionBot, SubmissionUnconfirmed
 from vhub import redaction
 from vhub.browser import BrowserSession
 from vhub.drafting.referral_form import ReferralForm
@@ -23,7 +23,7 @@ from vhub.errors import ApplicationError, BusinessError, ConfigurationError, Ses
 from vhub.logs import get_logger
 from vhub.portals import PORTALS_FILE
 from vhub.settings import Settings
-from vhub.triage.config import load_config
+from vhub.triage.config import CONFIG_DIR, load_config
 
 FORM_PASSES = 3
 """Passes through the form when the portal keeps bouncing the final post to its sign-in page."""
@@ -31,22 +31,30 @@ FORM_PASSES = 3
 log = get_logger(__name__)
 
 
-def _system_name(authority: str) -> str:
-    found = load_config().authorities.get(authority)
+def _system_name(authority: str, config_dir: Path) -> str:
+    found = load_config(config_dir).authorities.get(authority)
     if found is None:
         raise ConfigurationError(
-            f"config/authorities.toml has no [authorities.{authority}]: add the authority (its name, children's "
-            "services and postcode districts) before its referrals can be sent."
+            f"{config_dir / 'authorities.toml'} has no [authorities.{authority}]: add the authority (its name, "
+            "children's services and postcode districts) before its referrals can be sent."
         )
     return f"{found.childrens_services} portal"
 
 
 class ReferralPortalBot(SubmissionBot):
-    """Sends referrals to one authority's portal, as ``route`` and selectors/<route.portal>.yaml describe it."""
+    """Sends referrals to one authority's portal, as ``route`` and selectors/<route.portal>.yaml describe it; the
+    authority itself is in ``config_dir``/authorities.toml."""
 
-    def __init__(self, settings: Settings, route: PortalRoute, session: BrowserSession | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        route: PortalRoute,
+        session: BrowserSession | None = None,
+        *,
+        config_dir: Path = CONFIG_DIR,
+    ) -> None:
         # The base class names its system per class; this one class serves every authority, so per instance.
-        self.__dict__.update(system=route.portal, system_name=_system_name(route.authority))
+        self.__dict__.update(system=route.portal, system_name=_system_name(route.authority, config_dir))
         self.route = route
         super().__init__(settings, session)
         check_route(route, self.locators)
@@ -142,12 +150,19 @@ class ReferralPortalBot(SubmissionBot):
                 code="invalid_payload",
             ) from None
         redaction.remember(personal_values(form))
+        most = self.route.children_per_referral
+        if most is not None and len(form.children) > most:
+            raise DraftNotSendable(
+                self.system_name,
+                f"its form takes {most} {'child' if most == 1 else 'children'} per referral and the draft lists "
+                f"{len(form.children)}; the children need referrals of their own, so it was not sent.",
+            )
         return form.model_dump(mode="json")
 
 
 def bot_for(
     settings: Settings, authority: str | None, *, session: BrowserSession | None = None, config: Path = PORTALS_FILE
 ) -> ReferralPortalBot:
-    """The referral bot for ``authority`` (a key of config/authorities.toml), from its [referral.<authority>] entry
-    in ``config``; ConfigurationError naming the file and the fix when there is none."""
-    return ReferralPortalBot(settings, load_route(authority, config), session)
+    """The referral bot for ``authority`` (a key of authorities.toml beside ``config``), from its
+    [referral.<authority>] entry in ``config``; ConfigurationError naming the file and the fix when there is none."""
+    return ReferralPortalBot(settings, load_route(authority, config), session, config_dir=config.parent)

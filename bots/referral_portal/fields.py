@@ -8,6 +8,7 @@ incident's time is entered as a date and a time in UK local time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -101,6 +102,19 @@ class Entry:
     locator: str
     kind: Kind
     value: Any  # text: str; date: date | None; time: "HH:MM" | ""; choice: "yes", "no", "" (not known), or the value
+
+
+_GROUP_NOUNS = {"children": "child", "household": "household member"}
+
+
+def field_label(where: str) -> str:
+    """A field as a reviewer reads it: ``consent_given`` -> "consent given", ``children[1].gender`` -> "child 2's
+    gender" (``where`` is a locator, or ``group[index].locator`` in a block)."""
+    match = re.fullmatch(r"(\w+)\[(\d+)\]\.(\w+)", where)
+    if match is None:
+        return where.replace("_", " ")
+    group, index, locator = match.groups()
+    return f"{_GROUP_NOUNS.get(group, group)} {int(index) + 1}'s {locator.replace('_', ' ')}"
 
 
 def _at(data: Any, path: str) -> Any:

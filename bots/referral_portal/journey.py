@@ -4,7 +4,6 @@ final submit button (which the bot presses, once)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from playwright.sync_api import Frame, Page
 
@@ -83,7 +82,7 @@ class Journey:
         page = self.page("frame")
         self.open(page)
         frame = page.frame_of("iframe")
-        if urlparse(frame.url).path == page.sign_in_path:
+        if page.is_sign_in(frame.url):
             raise SessionExpired(f"The {self.bot.system_name} ended the session; signing in again.")
         self.target = frame
 
@@ -95,9 +94,10 @@ class Journey:
             page.fill_in(self.scalars(page))
             for group in GROUPS:
                 if group in page.locators.groups:
-                    for item in self.data[LISTS[group]]:
-                        page.fill_in(self.block(page, group, 0, item))
-                        self.click(page, ADD_BUTTONS[group])
+                    for position, item in enumerate(self.data[LISTS[group]]):
+                        page.fill_in(self.block(page, group, 0, item, position))
+                        if not (group == "children" and self.route.takes_one_child):
+                            self.click(page, ADD_BUTTONS[group])  # a one-child page posts its child with Next
             if number == len(steps):
                 return page
             self.click(page, "next")
@@ -127,9 +127,13 @@ class Journey:
             found.append(Entry(YOUR_REFERENCE, "text", self.key))
         return [page.planned(entry, entry.locator) for entry in found]
 
-    def block(self, page: FormPage, group: str, index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
-        """The fields of one child or household member, in the ``index``-th block of ``group``."""
+    def block(
+        self, page: FormPage, group: str, index: int, item: dict[str, Any], position: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The fields of one child or household member, in the ``index``-th block of ``group`` (messages name it
+        by its ``position`` in the draft's list, 0-based, when that differs: a wizard shows one block at a time)."""
+        named = index if position is None else position
         return [
-            page.planned(entry, f"{group}[{index}].{entry.locator}", group, index)
+            page.planned(entry, f"{group}[{named}].{entry.locator}", group, index)
             for entry in entries(item, GROUPS[group], self.skip, f"{LISTS[group]}[].")
         ]

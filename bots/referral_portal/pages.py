@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 from datetime import date
 from typing import Any, cast
-from urllib.parse import urlparse
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page
@@ -20,15 +19,18 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bots.locators import PageLocators, extract
 from bots.portal import PortalPage
-from bots.referral_portal.fields import Entry
-from bots.referral_portal.route import PortalRoute
+from bots.referral_portal.fields import Entry, field_label
+from bots.referral_portal.route import NOT_KNOWN, PortalRoute
+from bots.submission import DraftNotSendable
 from bots.web import check_response
 from vhub.errors import ConfigurationError, SelectorDrift, SessionExpired, SystemUnavailable
 
 # Fill a page in one round trip: each planned field is found (relative to its block when it has one), counted
 # (not exactly one is a problem: drift), then set as its widget needs. A value is set with the element's own
 # setter plus input and change events, as typing leaves it; a choice is the first option (select), radio or
-# date-picker part whose value, or whitespace-folded label, equals a wanted one; a checkbox takes yes or no.
+# date-picker part whose value, or whitespace-folded label, equals a wanted one; a checkbox takes yes or no. A "not
+# known" the widget has no option for is listed apart (the draft goes back to review), and so is a typed date the
+# field emptied (an HTML date input blanks a date in any format but its own).
 _FIND_JS = """
   const find = (spec, root) => {
     if (spec.css) return Array.from(root.querySelectorAll(spec.css));
@@ -83,9 +85,12 @@ _FILL_JS = (
     problems.push({locator: where, matched: found.length});
     return null;
   };
-  const pick = (el, wanted, where) => {
+  const notKnown = [];
+  const refusedDates = [];
+  const pick = (el, wanted, where, known) => {
     const widget = choose(el, wanted);
-    if (widget) unmatched.push({where, widget, wanted: wanted[0]});
+    if (widget && !known) notKnown.push(where);
+    else if (widget) unmatched.push({where, widget, wanted: wanted[0]});
   };
   for (const item of plan) {
     let root = document;
@@ -96,14 +101,17 @@ _FILL_JS = (
     }
     const el = one(item.locator, root, item.where);
     if (!el) continue;
-    if (item.kind === "text") setValue(el, item.value);
-    else if (item.kind === "choice") pick(el, item.wanted, item.where);
+    if (item.kind === "text") {
+      setValue(el, item.value);
+      if (item.typedDate && item.value && !el.value) refusedDates.push(item.where);
+    }
+    else if (item.kind === "choice") pick(el, item.wanted, item.where, item.known);
     else for (const part of item.parts) {
       const list = one(part.locator, el, item.where + "." + part.name);
-      if (list) pick(list, part.wanted, item.where + "." + part.name);
+      if (list) pick(list, part.wanted, item.where + "." + part.name, true);
     }
   }
-  return {problems, unmatched};
+  return {problems, unmatched, notKnown, refusedDates};
 }
 """
 )
@@ -146,7 +154,7 @@ class FormPage(PortalPage):
         self.picker = picker
 
     def on_sign_in_page(self) -> bool:
-        return urlparse(self.target.url).path == self.sign_in_path
+        return self.is_sign_in(self.target.url)
 
     def open(self) -> None:
         self.open_url(self.url)
@@ -190,11 +198,13 @@ class FormPage(PortalPage):
             "kind": "text",
         }
         if entry.kind == "choice":
-            return {**item, "kind": "choice", "wanted": [route.choices.get(entry.value, entry.value)]}
+            wanted = [route.choices.get(entry.value, entry.value)]
+            return {**item, "kind": "choice", "wanted": wanted, "known": entry.value != NOT_KNOWN}
         if entry.kind == "date" and route.date_entry == "date_picker":
             return {**item, "kind": "picker", "parts": self._picker_parts(entry.value)}
         if entry.kind == "date":
-            return {**item, "value": entry.value.strftime(route.date_format) if entry.value else ""}
+            typed = entry.value.strftime(route.date_format) if entry.value else ""
+            return {**item, "value": typed, "typedDate": True}
         return {**item, "value": str(entry.value)}
 
     def _picker_parts(self, day: date | None) -> list[dict[str, Any]]:
@@ -208,17 +218,33 @@ class FormPage(PortalPage):
 
     def fill_in(self, plan: list[dict[str, Any]]) -> None:
         """Fill every planned field in one round trip; SelectorDrift for a field not found exactly once,
-        ConfigurationError for a choice the widget does not offer."""
+        ConfigurationError for a choice the widget does not offer or a date it would not take as typed,
+        DraftNotSendable (back to review) for a "not known" the widget cannot hold."""
         result: dict[str, Any] = self._evaluate(_FILL_JS, plan)
+        route = self._route
         if result["problems"]:
             first = result["problems"][0]
             raise SelectorDrift(self.locators.system, self.locators.name, first["locator"], first["matched"])
+        if result["refusedDates"]:
+            raise ConfigurationError(
+                f"The {self.system_name} emptied the date typed in '{result['refusedDates'][0]}' on page "
+                f"'{self.locators.name}': it takes dates in another format than date_format {route.date_format!r} "
+                f"of [referral.{route.authority}] in config/portals.toml (an HTML date field takes '%Y-%m-%d'). "
+                "Nothing was sent."
+            )
         if result["unmatched"]:
-            first, route = result["unmatched"][0], self._route
+            first = result["unmatched"][0]
             raise ConfigurationError(
                 f"selectors/{route.portal}.yaml: '{first['where']}' on page '{self.locators.name}' (a "
                 f"{first['widget']}) offers no option for {first['wanted']!r}. Map the value to one of the portal's "
                 f"options under [referral.{route.authority}.choices] in config/portals.toml."
+            )
+        if result["notKnown"]:
+            fields = ", ".join(field_label(where) for where in result["notKnown"])
+            raise DraftNotSendable(
+                self.system_name,
+                f"the draft says not known for {fields}, but the portal's form can only say yes or no there, so "
+                "nothing was sent. Find out the answer and enter it.",
             )
 
     # -- posting and reading the answer ----------------------------------------------------------------------

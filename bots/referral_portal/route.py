@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.locators import PageLocators
 from bots.referral_portal.fields import ALL_PATHS, GROUPS, LISTS, SCALAR_FIELDS, YOUR_REFERENCE
@@ -17,6 +17,9 @@ from vhub.portals import PORTALS_FILE, load_routes
 FlowStep = Literal["search_existing", "framed_form", "wizard", "long_form"]
 FORM_STEPS = ("wizard", "long_form")
 RUNBOOK = "runbooks/adding-an-authority.md"
+NOT_KNOWN = ""
+"""The bot's choice for a yes/no question whose answer is not known."""
+_ANSWERS = frozenset({"yes", "no", "y", "n", "true", "false", "1", "0", "on", "off"})
 
 
 class PortalRoute(BaseModel):
@@ -33,6 +36,7 @@ class PortalRoute(BaseModel):
     wizard_steps: tuple[str, ...] = ()  # selectors pages of the wizard, in order; the last one submits
     not_asked: tuple[str, ...] = ()  # ReferralForm paths the portal has no field for: "consent.consent_to_confirm"
     choices: dict[str, str] = {}  # the bot's choice -> the portal's option (value or label): "unknown" = "U"
+    children_per_referral: int | None = Field(None, ge=1)  # most children one referral holds; None: any number
 
     @model_validator(mode="after")
     def _flow_ends_with_one_form(self) -> PortalRoute:
@@ -46,7 +50,17 @@ class PortalRoute(BaseModel):
         unknown = sorted(set(self.not_asked) - ALL_PATHS)
         if unknown:
             raise ValueError(f"not_asked names unknown fields: {', '.join(unknown)}")
+        if self.choices.get(NOT_KNOWN, NOT_KNOWN).strip().casefold() in _ANSWERS:
+            raise ValueError(
+                'choices maps "" (not known) to an answer: a "not known" is never sent as yes or no; map it only to '
+                "the portal's own not-known option (a draft the portal cannot take goes back to review)"
+            )
         return self
+
+    @property
+    def takes_one_child(self) -> bool:
+        """The portal's form holds one child (it has no "add child"): one referral per child."""
+        return self.children_per_referral == 1
 
     @property
     def form_pages(self) -> tuple[str, ...]:
@@ -86,7 +100,7 @@ def _needed(route: PortalRoute, pages: dict[str, PageLocators]) -> dict[str, lis
     for name in route.form_pages:
         groups = pages[name].groups if name in pages else {}
         needed[name] = ["submit" if name == route.form_pages[-1] else "next"]
-        needed[name] += ["add_child"] if "children" in groups else []
+        needed[name] += ["add_child"] if "children" in groups and not route.takes_one_child else []
         needed[name] += ["add_member"] if "household" in groups else []
     return needed
 

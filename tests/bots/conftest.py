@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from playwright.sync_api import Route
 
 from bots.submission import Submission, SubmissionBot, SubmissionUnconfirmed
+from vhub.models import LONDON
 from vhub.runtime import free_port, wait_for_http
 from vhub.settings import PROJECT_ROOT
 
@@ -53,6 +56,16 @@ def admin(url: str, method: str, path: str, payload: object = None) -> Any:
 def held(bot: SubmissionBot, key: str) -> list[dict[str, Any]]:
     """What the simulated portal itself holds with this submission key (its /_admin/submissions)."""
     return [item for item in admin(bot.base_url, "GET", "submissions")["submissions"] if item["key"] == key]
+
+
+def as_the_portal_keeps_it(submission: Submission) -> dict[str, Any]:
+    """A referral's payload as the referral portal should hold it: the key in "your reference", the incident's time
+    as UK local minutes, and no reviewer-only fields."""
+    kept = copy.deepcopy(submission.payload)
+    del kept["consent"]["consent_to_confirm"]
+    occurred = datetime.fromisoformat(kept["concern"]["occurred_at"]).astimezone(LONDON)
+    kept["concern"]["occurred_at"] = f"{occurred:%Y-%m-%dT%H:%M}"
+    return {"your_reference": submission.key, **kept}
 
 
 def check_a_second_delivery_finds_the_first(bot: SubmissionBot, submission: Submission) -> None:

@@ -15,6 +15,10 @@ pytestmark = pytest.mark.browser
 SELECTORS = """
 system: demo
 pages:
+  sign_in:
+    path: /account/signin
+    locators:
+      username: {css: "#username"}
   person:
     path: /person
     locators:
@@ -64,6 +68,13 @@ def test_values_groups_attributes_and_raw_text(page: Page, selectors: dict) -> N
         "missing_ok": None,
     } == data["values"]
     assert [{"code": "A", "size": "1"}, {"code": "B", "size": "2"}] == data["groups"]["rows"]
+
+
+def test_every_page_knows_the_sign_in_path_of_its_file(selectors: dict) -> None:
+    """The sign_in page's path is where every page of the system is sent when its session ends."""
+    assert {"sign_in": "/account/signin", "person": "/account/signin"} == {
+        name: page.sign_in_path for name, page in selectors.items()
+    }
 
 
 def test_a_missing_element_is_drift(page: Page, selectors: dict) -> None:

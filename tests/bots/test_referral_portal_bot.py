@@ -26,6 +26,7 @@ from bots.referral_portal.route import check_route
 from bots.submission import PartnerRejected, Submission, submission_key
 from tests.bots.conftest import (
     admin,
+    as_the_portal_keeps_it,
     check_a_lost_confirmation_is_found_not_sent_again,
     held,
 )
@@ -119,16 +120,6 @@ def referral(authority: str, **children: dict[str, Any]) -> Submission:
         text=payload["narrative"],
         source_ref="OCC/26/000101",
     )
-
-
-def as_the_portal_keeps_it(submission: Submission) -> dict[str, Any]:
-    """The payload as the portal should hold it: the key in "your reference", the incident's time as UK local
-    minutes, and no reviewer-only fields."""
-    kept = copy.deepcopy(submission.payload)
-    del kept["consent"]["consent_to_confirm"]
-    occurred = datetime.fromisoformat(kept["concern"]["occurred_at"]).astimezone(LONDON)
-    kept["concern"]["occurred_at"] = f"{occurred:%Y-%m-%dT%H:%M}"
-    return {"your_reference": submission.key, **kept}
 
 
 # -- the portals and the bot -----------------------------------------------------------------------------------

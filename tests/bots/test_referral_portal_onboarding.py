@@ -1,6 +1,7 @@
 """A fifth authority onboarded as an administrator would, from configuration and a selectors file alone: Testshire,
 a test-only simulated portal unlike the four (one child per referral, sign-in at /account/signin, yes/no questions as
-checkboxes, ISO dates, published under a path), worked by the one referral bot in a real Chromium.
+checkboxes, ISO dates, published under a path), worked by the one referral bot in a real Chromium. Real triage, under
+that configuration, refers an incident's two children in two referrals, and each is sent exactly once.
 
 Testshire lives only in this module's copy of config/ (its [authorities.testshire] and [referral.testshire]) and in
 selectors/referral_testshire.yaml (the bot loads selectors by portal name from that folder); config/portals.toml
@@ -41,7 +42,7 @@ from tests.bots.conftest import (
 )
 from tests.factories import raw_incident
 from vhub.browser import BrowserSession
-from vhub.drafting import load_drafting_config, render_draft
+from vhub.drafting import DraftContent, load_drafting_config, render_draft
 from vhub.drafting.referral_form import ReferralForm
 from vhub.errors import ConfigurationError
 from vhub.models import LONDON, validate_incident
@@ -110,23 +111,10 @@ def onboarded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "portals.toml"
 
 
-def _drafted(config: Path) -> Drafted:
-    """(recipient, payload) of the referral real triage and drafting make, under ``config``, for an incident at a
-    Testshire address, listing two children; a reviewer then answered every yes/no question (the portal's
-    checkboxes cannot say "not known")."""
-    raw = raw_incident(location=HOME)
-    raw["people"][0]["address"] = HOME
-    raw["people"][2].update(address=HOME, school=None)
-    incident = validate_incident(raw)
-    result = triage(incident, History(), load_config(config.parent), now=NOW)
-    action = next(action for action in result.actions if action.workflow is Workflow.referral)
-    assert AUTHORITY == action.recipient.authority
-    content = render_draft(action, incident, result, load_drafting_config())
+def _reviewed(content: DraftContent) -> Drafted:
+    """A drafted referral once a reviewer answered every yes/no question the records left open (the portal's
+    checkboxes cannot say "not known") and filled in what they did not hold."""
     payload = copy.deepcopy(content.payload)
-    first = payload["children"][0]
-    first.update(other_names="Casey T", ethnicity="White British", age_years=9, gender="female")
-    second = {**copy.deepcopy(first), "forename": "Zoë", "surname": "Ní Bhriain-O'Neill", "other_names": None}
-    payload["children"] = [first, {**second, "date_of_birth": "2020-01-03", "age_years": 6, "gender": "male"}]
     payload["consent"].update(parents_informed=True, consent_given=False, consent_to_confirm=False)
     payload["consent"]["consent_not_needed_reason"] = "Risk of significant harm: consent would place the child at risk."
     payload["parental_factors"] = {
@@ -135,14 +123,30 @@ def _drafted(config: Path) -> Drafted:
         "substance_misuse": True,
         "violence_to_professionals": False,
     }
-    for number, member in enumerate(payload["parents_carers_household"]):
-        member.update(parental_responsibility=number == 0)
+    for member in payload["parents_carers_household"]:
+        member.update(parental_responsibility=member["name"] == "Alexandra Testperson")
+    payload["children"][0].update(ethnicity="White British", language_needs="Uses Makaton")
     payload["threshold_level"] = "level 3 targeted"
     payload["concern"]["child_whereabouts_and_condition"] = "At home with mother;\nsafe and well when seen."
     return content.recipient.model_dump(mode="json"), ReferralForm.model_validate(payload).model_dump(mode="json")
 
 
-def referral(drafted: Drafted, **changes: Any) -> Submission:
+def _drafted(config: Path) -> list[Drafted]:
+    """The referrals real triage and drafting make, under ``config``, for an incident with two children at a
+    Testshire address: one per child, as its portal takes them; each reviewed."""
+    raw = raw_incident(location=HOME)
+    raw["people"][0]["address"] = HOME
+    raw["people"][2].update(address=HOME, school=None)
+    second = {**copy.deepcopy(raw["people"][2]), "nominal_ref": "N100004", "forename": "Zoë"}
+    raw["people"].append({**second, "surname": "Ní Bhriain-O'Neill", "date_of_birth": "03/01/2020", "gender": "male"})
+    incident = validate_incident(raw)
+    result = triage(incident, History(), load_config(config.parent), now=NOW)
+    actions = [action for action in result.actions if action.workflow is Workflow.referral]
+    assert [AUTHORITY, AUTHORITY] == [action.recipient.authority for action in actions]
+    return [_reviewed(render_draft(action, incident, result, load_drafting_config())) for action in actions]
+
+
+def referral(drafted: list[Drafted], **changes: Any) -> Submission:
     """A submission of the drafted referral (top-level parts of its payload replaced by ``changes``) with a key
     never used before."""
     recipient, payload = drafted
@@ -157,11 +161,6 @@ def referral(drafted: Drafted, **changes: Any) -> Submission:
         text=payload["narrative"],
         source_ref="OCC/26/000101",
     )
-
-
-def one_per_child(drafted: Drafted) -> list[Submission]:
-    """The referral as a portal taking one child per referral gets it: one referral per child."""
-    return [referral(drafted, children=[child]) for child in drafted[1]["children"]]
 
 
 # -- the portal and the bot ------------------------------------------------------------------------------------
@@ -182,7 +181,8 @@ def settings(portal_url: str, tmp_path_factory: pytest.TempPathFactory) -> Setti
 
 
 @pytest.fixture(scope="module")
-def drafted(onboarded: Path) -> Drafted:
+def drafted(onboarded: Path) -> list[Drafted]:
+    """The incident's referrals, one per child."""
     return _drafted(onboarded)
 
 
@@ -253,11 +253,11 @@ def test_a_path_is_joined_under_the_portals_address_keeping_its_own_path() -> No
 @browser_test
 @slow
 def test_single_child_referrals_land_once_each_with_every_field_as_drafted(
-    bot: ReferralPortalBot, drafted: Drafted
+    bot: ReferralPortalBot, drafted: list[Drafted]
 ) -> None:
-    """Each child's referral arrives with every field as drafted (ISO dates, checkboxes ticked or not) and a
-    replay finds it by its key instead of sending it again."""
-    for submission in one_per_child(drafted):
+    """Triage made one referral per child of the incident; each arrives with every field as drafted (ISO dates,
+    checkboxes ticked or not), and a replay finds it by its key instead of sending it again."""
+    for submission in map(referral, drafted):
         check_a_second_delivery_finds_the_first(bot, submission)
         [stored] = held(bot, submission.key)
         assert re.fullmatch(r"TSCFD-\d{6}", stored["reference"])
@@ -266,17 +266,19 @@ def test_single_child_referrals_land_once_each_with_every_field_as_drafted(
 
 @browser_test
 @slow
-def test_a_lost_confirmation_is_found_by_its_key_not_sent_again(bot: ReferralPortalBot, drafted: Drafted) -> None:
+def test_a_lost_confirmation_is_found_by_its_key_not_sent_again(bot: ReferralPortalBot, drafted: list[Drafted]) -> None:
     """A 502 after the last post is SubmissionUnconfirmed; the next delivery returns the stored reference."""
-    check_a_lost_confirmation_is_found_not_sent_again(bot, one_per_child(drafted)[1])
+    check_a_lost_confirmation_is_found_not_sent_again(bot, referral(drafted[1]))
 
 
 @browser_test
 @slow
-def test_a_session_ended_mid_form_is_a_new_sign_in_not_a_changed_page(bot: ReferralPortalBot, drafted: Drafted) -> None:
+def test_a_session_ended_mid_form_is_a_new_sign_in_not_a_changed_page(
+    bot: ReferralPortalBot, drafted: list[Drafted]
+) -> None:
     """Sessions ended as the child's page is posted send the bot to /account/signin: it signs in again and sends
     the referral once (no selector drift, so the portal is not paused)."""
-    submission = one_per_child(drafted)[0]
+    submission = referral(drafted[0])
     expiries = admin(bot.base_url, "GET", "stats")["session_expiries"]
     admin(bot.base_url, "POST", "expire-sessions-at", {"checkpoint": "step:child"})
     reference, submitted = bot.deliver(submission)
@@ -287,14 +289,14 @@ def test_a_session_ended_mid_form_is_a_new_sign_in_not_a_changed_page(bot: Refer
 @browser_test
 @slow
 def test_a_wrong_password_names_the_settings_to_fix(
-    settings: Settings, session: BrowserSession, onboarded: Path, drafted: Drafted
+    settings: Settings, session: BrowserSession, onboarded: Path, drafted: list[Drafted]
 ) -> None:
     """The portal refusing the bot's password at /account/signin is a ConfigurationError naming the
     VHUB_PORTALS__ settings, not broken locators."""
     account = settings.portals[PORTAL].model_copy(update={"password": SecretStr("not-the-password")})
     wrong = settings.model_copy(update={"portals": {PORTAL: account}})
     with pytest.raises(ConfigurationError) as caught:
-        bot_for(wrong, AUTHORITY, session=session, config=onboarded).deliver(one_per_child(drafted)[0])
+        bot_for(wrong, AUTHORITY, session=session, config=onboarded).deliver(referral(drafted[0]))
     assert (
         "Check VHUB_PORTALS__REFERRAL_TESTSHIRE__USERNAME and VHUB_PORTALS__REFERRAL_TESTSHIRE__PASSWORD."
         in caught.value.message
@@ -304,12 +306,12 @@ def test_a_wrong_password_names_the_settings_to_fix(
 @browser_test
 @slow
 def test_not_known_where_the_portal_has_a_checkbox_goes_back_to_review_unsent(
-    bot: ReferralPortalBot, drafted: Drafted
+    bot: ReferralPortalBot, drafted: list[Drafted]
 ) -> None:
     """Consent and parents-informed not known cannot be ticked or left blank without a guess: the draft goes back
     to review (a PartnerRejected) naming both, and the portal holds nothing."""
-    consent = {**drafted[1]["consent"], "parents_informed": None, "consent_given": None}
-    submission = referral(drafted, consent=consent, children=drafted[1]["children"][:1])
+    consent = {**drafted[0][1]["consent"], "parents_informed": None, "consent_given": None}
+    submission = referral(drafted[0], consent=consent)
     with pytest.raises(DraftNotSendable) as caught:
         bot.deliver(submission)
     assert isinstance(caught.value, PartnerRejected)
@@ -319,9 +321,10 @@ def test_not_known_where_the_portal_has_a_checkbox_goes_back_to_review_unsent(
 
 @browser_test
 @slow
-def test_a_referral_of_two_children_goes_back_to_review_unsent(bot: ReferralPortalBot, drafted: Drafted) -> None:
-    """A portal taking one child per referral is never sent a two-child referral: back to review, nothing held."""
-    submission = referral(drafted)
+def test_a_referral_of_two_children_goes_back_to_review_unsent(bot: ReferralPortalBot, drafted: list[Drafted]) -> None:
+    """A portal taking one child per referral is never sent a two-child referral (one drafted before the portal's
+    entry said so): back to review, nothing held."""
+    submission = referral(drafted[0], children=[draft[1]["children"][0] for draft in drafted])
     with pytest.raises(DraftNotSendable) as caught:
         bot.deliver(submission)
     assert "its form takes 1 child per referral and the draft lists 2" in caught.value.partner_message
@@ -331,13 +334,13 @@ def test_a_referral_of_two_children_goes_back_to_review_unsent(bot: ReferralPort
 @browser_test
 @slow
 def test_a_date_format_the_portal_cannot_take_stops_before_anything_is_sent(
-    settings: Settings, session: BrowserSession, onboarded: Path, drafted: Drafted
+    settings: Settings, session: BrowserSession, onboarded: Path, drafted: list[Drafted]
 ) -> None:
     """Dates typed as DD/MM/YYYY into the portal's ISO date fields are emptied by them: a ConfigurationError
     naming date_format, and nothing sent."""
     route = load_route(AUTHORITY, onboarded).model_copy(update={"date_format": "%d/%m/%Y"})
     bot = ReferralPortalBot(settings, route, session, config_dir=onboarded.parent)
-    submission = one_per_child(drafted)[0]
+    submission = referral(drafted[0])
     with pytest.raises(ConfigurationError) as caught:
         bot.deliver(submission)
     assert "emptied the date typed in 'concern_date'" in caught.value.message

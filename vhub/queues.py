@@ -25,7 +25,7 @@ from vhub.settings import PROJECT_ROOT
 
 POLICY_FILE = PROJECT_ROOT / "queue" / "queues.toml"
 # How every queue, job, worker and scheduler reads and writes jobs. rq's default, pickle, runs whatever
-# code a job's bytes describe: anyone able to write to Redis could run code in a worker. JSON only holds data.
+# code a job's bytes describe. JSON only holds data (and the worker runs only the tasks package's functions).
 SERIALIZER = JSONSerializer
 
 

@@ -3,7 +3,8 @@
 Jobs run in the worker process (rq's SimpleWorker), so a bot's browser and signed-in session survive
 from one job to the next. Jobs are read as JSON, never unpickled. Each job starts and ends with a clean
 log context (its job id only; the values remembered for redaction forgotten), so nothing of one job
-reaches the next one's lines; a failure's traceback is redacted before rq stores it; business errors,
+reaches the next one's lines; only functions of the tasks package run (rq would call any dotted path a job
+names); a failure's traceback is redacted before rq stores it; business errors,
 selector drift and configuration errors are never retried: a retry cannot fix them.
 """
 
@@ -15,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from rq import Queue, SimpleWorker
+from rq.exceptions import DeserializationError
 from rq.job import Job
 
 from vhub import browser, logs, redaction
@@ -34,9 +36,35 @@ def _no_retry_for_permanent_errors(
     return True  # let rq's default handling go on
 
 
+TASKS = ("tasks.",)
+"""The job functions a worker runs: vhub's own tasks package. rq imports and calls whatever dotted path a job
+names, so a job written into Redis by anyone else (naming ``os.system``, say) is failed unrun."""
+
+
+class RefusedJob(ConfigurationError):
+    code = "refused_job"
+
+
 class VhubWorker(SimpleWorker):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, allowed: tuple[str, ...] = TASKS, **kwargs: Any) -> None:
         super().__init__(*args, **{**kwargs, "serializer": SERIALIZER})  # never pickle, whatever the caller says
+        self.allowed = allowed
+
+    def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
+        try:
+            name = job.func_name or ""
+        except DeserializationError:
+            return bool(super().perform_job(job, queue, execution))  # rq fails it unread, as it must
+        if not name.startswith(self.allowed):
+
+            def refuse() -> Any:
+                raise RefusedJob(
+                    f"Job {job.id} names {name!r}, which is not a vhub task: it was not run. Someone able to write "
+                    "to this Redis may have put it there: check who can reach it, then discard the job."
+                )
+
+            job.perform = refuse  # type: ignore[method-assign]  # this worker's copy only; Redis is unchanged
+        return bool(super().perform_job(job, queue, execution))
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         logs.new_context(job_id=job.id, queue=queue.name)

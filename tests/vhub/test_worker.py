@@ -37,6 +37,10 @@ def fail_naming_a_person() -> None:
     raise RuntimeError(f"no school recorded for {SURNAME}")
 
 
+TEST_TASKS = ("tasks.", "tests.vhub.test_worker.")
+"""The worker runs vhub's tasks; these tests also give it job functions of their own."""
+
+
 class _RunsCodeWhenUnpickled:
     """What an attacker able to write to Redis would put in a job: unpickling it runs code."""
 
@@ -52,7 +56,7 @@ def test_a_job_does_not_carry_the_context_of_the_job_before(captured: LogCapture
     queue = Jobs(redis_client).queue("default")
     first = queue.enqueue(bind_a_reference, "OCC/26/000101")
     second = queue.enqueue(log_a_line)
-    VhubWorker([queue], connection=redis_client).work(burst=True)
+    VhubWorker([queue], connection=redis_client, allowed=TEST_TASKS).work(burst=True)
     lines = {entry["event"]: entry for entry in captured.entries if entry["event"] in ("first job", "second job")}
     assert (first.id, "OCC/26/000101") == (lines["first job"]["job_id"], lines["first job"]["reference"])
     assert {"job_id": second.id, "queue": "default"} == {
@@ -65,7 +69,7 @@ def test_a_pickled_job_is_refused_and_its_code_never_runs(redis_client: Redis, t
     marker = tmp_path / "code-ran"
     Queue("default", connection=redis_client).enqueue(math.sqrt, _RunsCodeWhenUnpickled(marker))
     queue = Jobs(redis_client).queue("default")
-    VhubWorker([queue], connection=redis_client).work(burst=True)
+    VhubWorker([queue], connection=redis_client, allowed=TEST_TASKS).work(burst=True)
     assert (False, 1) == (marker.exists(), FailedJobRegistry(queue=queue).count)
 
 
@@ -73,9 +77,21 @@ def test_a_failed_jobs_error_is_masked_in_the_log_and_in_rq(log_file: Callable[[
     """The worker's line about a failed job and rq's failed-job record both mask the name the job registered."""
     queue = Jobs(redis_client).queue("default")
     job = queue.enqueue(fail_naming_a_person)
-    VhubWorker([queue], connection=redis_client).work(burst=True)
+    VhubWorker([queue], connection=redis_client, allowed=TEST_TASKS).work(burst=True)
     result = Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).latest_result()
     assert result is not None
     logged = log_file()
     assert "RuntimeError: no school recorded for [name]" == result.exc_string.strip().splitlines()[-1]
     assert (False, True) == (SURNAME in logged, "no school recorded for [name]" in logged)
+
+
+def test_a_job_naming_any_other_function_is_failed_unrun(redis_client: Redis, tmp_path: Path) -> None:
+    """A JSON job naming a function outside the tasks package (here pathlib.Path.touch) fails and does nothing."""
+    marker = tmp_path / "code-ran"
+    queue = Jobs(redis_client).queue("default")
+    job = queue.enqueue("pathlib.Path.touch", str(marker))
+    VhubWorker([queue], connection=redis_client).work(burst=True)
+    result = Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).latest_result()
+    assert result is not None
+    assert (False, 1) == (marker.exists(), FailedJobRegistry(queue=queue).count)
+    assert "which is not a vhub task: it was not run" in result.exc_string

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bots.registry import submission_bot
-from bots.submission import PartnerRejected, Submission, submission_key
+from bots.submission import DraftNotSendable, PartnerRejected, Submission, submission_key
 from vhub import logs, portals, redaction
 from vhub.alerts import raise_alert
 from vhub.context import current
@@ -106,8 +106,11 @@ def submit_draft(draft_id: int) -> dict[str, Any]:
     bot = submission_bot(ctx.settings, portal, submission.recipient)
     try:
         reference, submitted_now = bot.deliver(submission)
+    except DraftNotSendable as error:
+        _back_to_review(draft_id, portal, error.partner_message, not_sent=True)
+        return {"draft_id": draft_id, "outcome": "not sendable as drafted"}
     except PartnerRejected as error:
-        _partner_rejected(draft_id, portal, error.partner_message)
+        _back_to_review(draft_id, portal, error.partner_message)
         return {"draft_id": draft_id, "outcome": "rejected by partner"}
     except SelectorDrift as error:
         _drift(draft_id, portal, error)
@@ -139,14 +142,19 @@ def _set_status(draft_id: int, status: str, error: str | None) -> None:
         row.status, row.last_error = status, error
 
 
-def _partner_rejected(draft_id: int, portal: str, message: str) -> None:
-    """The partner refused the data: back to the review queue, with the partner's own words."""
+def _back_to_review(draft_id: int, portal: str, message: str, *, not_sent: bool = False) -> None:
+    """The partner refused the data, or its form cannot hold the draft as it stands (``not_sent``: the bot
+    stopped before posting): back to the review queue, with the partner's words or the bot's reason."""
     with current().db.session() as session:
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
         draft = session.get_one(DraftRow, draft_id)
         row.status, row.last_error = "rejected", message
         draft.needs_attention = True
-        draft.attention_reason = f"The partner ({portal}) refused it: {message} Correct the draft and approve it again."
+        draft.attention_reason = (
+            f"Not sent: {message} Decide what the partner should be told (or send it by hand), then approve again."
+            if not_sent
+            else f"The partner ({portal}) refused it: {message} Correct the draft and approve it again."
+        )
         # A new version to approve: the approvals that sent the refused one do not send the next.
         draft.content_version += 1
         draft.first_approver = None
@@ -155,10 +163,10 @@ def _partner_rejected(draft_id: int, portal: str, message: str) -> None:
             draft,
             DraftStatus.AWAITING_REVIEW,
             actor="submit",
-            action="draft.refused_by_partner",
+            action="draft.not_sendable" if not_sent else "draft.refused_by_partner",
             after={"portal": portal, "partner_message": message, "content_version": draft.content_version},
         )
-    log.warning("partner refused the submission; back to review", portal=portal)
+    log.warning("submission refused or not sendable as drafted; back to review", portal=portal, not_sent=not_sent)
 
 
 def _drift(draft_id: int, portal: str, error: SelectorDrift) -> None:

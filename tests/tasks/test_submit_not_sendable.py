@@ -45,13 +45,14 @@ def test_a_draft_the_portal_cannot_hold_returns_to_review_with_the_reason(
         return _CannotHold()
 
     monkeypatch.setattr(tasks.submit, "submission_bot", bot)
-    assert "rejected by partner" == submit_draft(draft_id)["outcome"]
+    assert "not sendable as drafted" == submit_draft(draft_id)["outcome"]
     with db.session() as session:
         draft = session.get_one(DraftRow, draft_id)
         row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
         assert ("awaiting_review", True, 2) == (draft.status, draft.needs_attention, draft.content_version)
         assert REASON in (draft.attention_reason or "")
+        assert (draft.attention_reason or "").startswith("Not sent: ")  # not called a partner's refusal
         assert ("rejected", REASON) == (row.status, row.last_error)
         assert 1 == len(
-            session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.refused_by_partner")).all()
+            session.scalars(select(AuditEventRow).where(AuditEventRow.action == "draft.not_sendable")).all()
         )

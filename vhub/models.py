@@ -220,6 +220,13 @@ def birth_problem(born: date, day: date, event: str) -> str | None:
     return None
 
 
+def age_on(date_of_birth: date | None, age_years: int | None, day: date) -> int | None:
+    """Whole years on ``day`` from the date of birth, else the recorded age; None when neither is known."""
+    if date_of_birth is None:
+        return age_years
+    return day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
+
+
 UKDate = Annotated[date, BeforeValidator(parse_uk_date)]
 DateOfBirth = Annotated[date, AfterValidator(_born_since_1900), BeforeValidator(parse_uk_date)]
 UKDateTime = Annotated[
@@ -268,12 +275,7 @@ class Person(_Model):
     voice_of_child: OptionalLongText = Field(None, description="what the child said, if spoken to")
 
     def age_on(self, day: date) -> int | None:
-        if self.date_of_birth is None:
-            return self.age_years
-        years = day.year - self.date_of_birth.year
-        if (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day):
-            years -= 1
-        return years
+        return age_on(self.date_of_birth, self.age_years, day)
 
 
 class DashAssessment(_Model):

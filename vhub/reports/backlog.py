@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from vhub import csv_export
 from vhub.drafting.environment import environment
-from vhub.models import Role
+from vhub.models import LONDON, age_on
 from vhub.store.tables import DraftRow, IncidentPersonRow, IncidentRow, TriageResultRow
 from vhub.triage.config import TriageConfig
 from vhub.triage.history import Sighting, link_key
@@ -125,14 +125,22 @@ def _most_within(moments: list[datetime], window: timedelta) -> int:
     return best
 
 
+def _was_child(link: IncidentPersonRow, incident: IncidentRow, child_under: int) -> bool:
+    """Under ``child_under`` on the incident's (UK) day, by date of birth or recorded age, as triage decides."""
+    age = age_on(link.date_of_birth, link.age_years, incident.occurred_at.astimezone(LONDON).date())
+    return age is not None and age < child_under
+
+
 def _repeat_children(session: Session, config: TriageConfig) -> list[RepeatChild]:
     rows = session.execute(
         select(IncidentPersonRow, IncidentRow)
         .join(IncidentRow, IncidentPersonRow.incident_id == IncidentRow.id)
-        .where(IncidentRow.is_latest.is_(True), IncidentPersonRow.role == Role.child.value)
+        .where(IncidentRow.is_latest.is_(True))
     ).all()
     seen: dict[str, list[tuple[Sighting, str, str | None]]] = defaultdict(list)
     for link, incident in rows:
+        if not _was_child(link, incident, config.policy.ages.child_under):
+            continue  # a child victim or witness counts; a "child" come of age does not
         postcode = link.address_postcode or incident.location_postcode
         authority = config.authority_for_postcode(postcode)
         sighting = Sighting(incident.reference, incident.occurred_at, incident.domestic_abuse, link.role)

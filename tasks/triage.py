@@ -30,12 +30,15 @@ def queue_triage(reference: str, version: datetime) -> None:
 
 
 def triage_run(run_id: str) -> dict[str, Any]:
-    """After a run's ingest jobs have all ended: triage the latest version of every incident it found,
-    oldest incident first. Idempotent: versions already triaged are skipped."""
+    """Once none of a run's versions is still waiting to be read (queued by the ingest that ended it): triage
+    the latest version of every incident it found, oldest incident first. Idempotent: versions already
+    triaged are skipped."""
     ctx = current()
     logs.bind(run_id=run_id, step="triage run")
     with ctx.db.session() as session:
-        run = session.get_one(RunRow, run_id)
+        # Waits for the transaction that handed the run over (it queues this job before it commits), so the
+        # last version read is seen here.
+        run = session.get_one(RunRow, run_id, with_for_update=True)
         if run.triage_queued_at is None:
             run.triage_queued_at = utcnow()
         references = select(ScanItemRow.reference).where(ScanItemRow.run_id == run_id).distinct()

@@ -130,6 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary_json=args.summary_json,
         workers=args.workers,
         auto_approve=args.auto_approve,
+        timeout_s=args.timeout,
     )
     return run_demo(_settings(), options)
 
@@ -375,6 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-approve",
         action="store_true",
         help="approve every draft as 'auto-approve (demo)' (audited) and send it to its portal",
+    )
+    demo.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop waiting for the run after this long and report what is unfinished "
+        "(default: 300 plus one per incident)",
     )
     demo.set_defaults(func=cmd_demo)
 

@@ -14,19 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Queue, RateLimit, Retry
-from rq.job import Dependency, Job
+from rq import Callback, Queue, RateLimit, Retry
+from rq.job import Job
 from rq.rate_limit import RateLimitRegistry
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from vhub.errors import ConfigurationError
+from vhub.errors import BusinessError, ConfigurationError, SelectorDrift
 from vhub.settings import PROJECT_ROOT
 
 POLICY_FILE = PROJECT_ROOT / "queue" / "queues.toml"
 # How every queue, job, worker and scheduler reads and writes jobs. rq's default, pickle, runs whatever
 # code a job's bytes describe. JSON only holds data (and the worker runs only the tasks package's functions).
 SERIALIZER = JSONSerializer
+# Errors a retry cannot fix (the data is wrong, the page changed, the configuration is wrong): a job that
+# raises one is failed at once, whatever retries its policy gives it.
+NOT_RETRIED = (BusinessError, SelectorDrift, ConfigurationError)
 
 
 @dataclass(frozen=True)
@@ -131,14 +134,14 @@ class Jobs:
         *args: Any,
         queue: str | None = None,
         description: str | None = None,
-        after: list[Job] | None = None,
         rate_limit_key: str | None = None,
+        on_failure: Callable[..., Any] | None = None,
     ) -> Job:
         """Put one job on its queue. Jobs are idempotent by design (the store decides what is new), so
         the same work enqueued twice is harmless; rq does not combine uniqueness with rate limits.
 
-        ``after``: run only once all these jobs have finished, whether they succeeded or failed for good.
-        ``rate_limit_key``: count against this external system's session cap instead of the job kind's."""
+        ``rate_limit_key``: count against this external system's session cap instead of the job kind's.
+        ``on_failure``: a function of the tasks package rq calls (in the worker) each time the job fails."""
         policy = self.policy.job(kind)
         retry = (
             Retry(max=len(policy.retry_intervals_s), interval=list(policy.retry_intervals_s))
@@ -156,7 +159,7 @@ class Jobs:
             retry=retry,
             rate_limit=rate_limit,
             description=description,
-            depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
+            on_failure=Callback(on_failure) if on_failure else None,
         )
 
     def running(self, func: str, first_arg: Any) -> bool:

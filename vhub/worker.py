@@ -20,8 +20,8 @@ from rq.exceptions import DeserializationError
 from rq.job import Job
 
 from vhub import browser, logs, redaction
-from vhub.errors import BusinessError, ConfigurationError, SelectorDrift
-from vhub.queues import SERIALIZER, Jobs, QueuePolicy, connect
+from vhub.errors import ConfigurationError
+from vhub.queues import NOT_RETRIED, SERIALIZER, Jobs, QueuePolicy, connect
 from vhub.settings import Settings
 
 log = logs.get_logger(__name__)
@@ -30,7 +30,7 @@ log = logs.get_logger(__name__)
 def _no_retry_for_permanent_errors(
     job: Job, exc_type: type[BaseException], exc_value: BaseException, traceback: TracebackType | None
 ) -> bool:
-    if isinstance(exc_value, BusinessError | SelectorDrift | ConfigurationError):
+    if isinstance(exc_value, NOT_RETRIED):
         job.retries_left = 0
         log.warning("not retried", job_id=job.id, error=getattr(exc_value, "code", exc_type.__name__))
     return True  # let rq's default handling go on

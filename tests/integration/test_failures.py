@@ -10,11 +10,15 @@ from datetime import UTC, datetime
 import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from sqlalchemy import select
 
-from tasks.ingest import ingest, start_scan
+from fixtures.records_system import generate
+from tasks.ingest import ingest, ingest_failed, start_scan
 from tests.integration.conftest import RunningStack, running_stack
+from vhub.failed import replay
 from vhub.queues import SERIALIZER
 from vhub.store.runs import ListedVersion, open_data_quality_items, record_found, run_progress, start_run
+from vhub.store.tables import RunRow, TriageResultRow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -79,3 +83,45 @@ def test_selector_drift_fails_once_with_evidence(stack: RunningStack) -> None:
     log_lines = (stack.ctx.settings.log_dir / "vhub.jsonl").read_text(encoding="utf-8").splitlines()
     saved = [json.loads(line) for line in log_lines if '"evidence saved"' in line]
     assert str(folders[0]) in {event["evidence"] for event in saved}
+
+
+def test_an_ingest_failed_for_good_lets_the_run_go_to_triage_and_its_replay_is_triaged(stack: RunningStack) -> None:
+    """An incident page that changed fails its ingest at once; the run still goes to triage, held open by the
+    version; replayed once the page is back, the incident is stored and triaged and the run completes."""
+    record = next(item for item in generate(3, 5).incidents if item.incident is not None and item.last_modified)
+    assert record.last_modified is not None
+    listed = ListedVersion(record.system_id, record.reference, record.last_modified)
+    with stack.ctx.db.session() as session:
+        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
+        record_found(session, run_id, "records_system", [listed])
+    stack.admin("POST", "faults", {"layout": "variant"})
+    stack.activate()
+    job = stack.ctx.jobs.enqueue(
+        "ingest",
+        ingest,
+        run_id,
+        listed.system_id,
+        listed.reference,
+        listed.last_modified.isoformat(),
+        on_failure=ingest_failed,
+    )
+
+    def handed_to_triage() -> bool:
+        with stack.ctx.db.session() as session:
+            return session.get_one(RunRow, run_id).triage_queued_at is not None
+
+    wait_for(handed_to_triage)
+    stack.wait_quiet()
+    with stack.ctx.db.session() as session:
+        after_failure = run_progress(session, run_id)
+    stack.admin("POST", "faults", {"layout": "standard"})
+    assert [job.id] == replay(stack.ctx.jobs, [job.id])
+    stack.wait_quiet()
+    with stack.ctx.db.session() as session:
+        after_replay = run_progress(session, run_id)
+        triaged = session.scalars(
+            select(TriageResultRow.reference).where(TriageResultRow.reference == listed.reference)
+        ).all()
+    assert ("ingesting", {"failed": 1}) == (after_failure["status"], after_failure["counts"])
+    assert ("complete", {"stored": 1}) == (after_replay["status"], after_replay["counts"])
+    assert [listed.reference] == triaged

@@ -1,8 +1,10 @@
 """The demo: an overnight run on the embedded stack, from a fresh data folder to a readable summary.
 
 Starts redis-server, the simulated records system (N synthetic incidents from a seed) and the
-workers; queues a scan; shows progress while the workers scan and ingest; prints and writes a summary
-whose counts can be checked against the generator's ground truth.
+workers; queues a scan; shows progress while the workers scan, ingest, triage and draft; prints and writes
+a summary whose counts are checked against the generator's ground truth. The summary says the run is
+complete only when it checked that it is (every version read, every stored incident triaged, no job left
+or failed), and otherwise says what is unfinished.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, TextIO
 
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from fixtures.records_system.generator import generate
 from tasks.ingest import SYSTEM, start_scan
@@ -32,7 +35,7 @@ from vhub.simulated.auto_approve import approve_all, portal_counts, sent_by_port
 from vhub.simulated.systems import Simulators
 from vhub.store.incidents import count_incidents
 from vhub.store.runs import run_progress
-from vhub.store.tables import DataQualityItemRow, DraftRow, TriageResultRow, utcnow
+from vhub.store.tables import DataQualityItemRow, DraftRow, IncidentRow, RunRow, TriageResultRow, utcnow
 from vhub.triage import load_config
 
 log = logs.get_logger(__name__)
@@ -46,7 +49,16 @@ class DemoOptions:
     summary_json: Path | None = None
     workers: int | None = None
     auto_approve: bool = False
-    timeout_s: float = 1800.0
+    timeout_s: float | None = None  # None: default_timeout_s(incidents)
+
+    @property
+    def time_limit_s(self) -> float:
+        return default_timeout_s(self.incidents) if self.timeout_s is None else self.timeout_s
+
+
+def default_timeout_s(incidents: int) -> float:
+    """The demo's time limit when none is given: five minutes, plus a second an incident."""
+    return 300.0 + incidents
 
 
 class Progress:
@@ -109,23 +121,27 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         run_id = start_scan(kind="demo")
         start_isr_scan()
         progress = Progress(out)
-        summary = _follow(ctx, run_id, options, progress)
+        deadline = time.monotonic() + options.time_limit_s
+        summary, finished = _follow(ctx, run_id, deadline, progress)
         if options.auto_approve:
             approved = approve_all(ctx)
             out.write(
                 f'Auto-approved {approved} drafts as "auto-approve (demo)" (audited; one approval for red risk in '
                 "this demo only); sending them...\n"
             )
-            _wait_quiet(ctx, options, progress)
+            finished = _wait_quiet(ctx, deadline, progress)
             summary["auto_approved"] = approved
             summary.update(_delivery(ctx, stack.urls))
         summary["duration_s"] = round(time.monotonic() - started, 1)
-        summary["ground_truth"] = {"incidents": len(truth.incidents), "invalid": expected_invalid}
-        summary["matches_ground_truth"] = (
-            summary["incidents_in_source"] == len(truth.incidents)
-            and summary["incidents_stored"] == len(truth.incidents) - expected_invalid
-            and summary["incidents_invalid"] == expected_invalid
-        )
+        with ctx.db.session() as session:
+            unfinished = unfinished_work(
+                session,
+                run_id,
+                jobs_in_flight=ctx.jobs.in_flight(),
+                failed_jobs=_failed_jobs(ctx),
+                time_limit_s=None if finished else options.time_limit_s,
+            )
+        summary.update(conclude(summary, unfinished, incidents=len(truth.incidents), invalid=expected_invalid))
         with ctx.db.session() as session:
             report = build_backlog(session, load_config(), utcnow())
         summary["backlog_report"] = str(write_backlog(report, settings.data_path / "reports")[0])
@@ -150,8 +166,8 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
     return 0 if summary["complete"] else 1
 
 
-def _wait_quiet(ctx: context.AppContext, options: DemoOptions, progress: Progress) -> None:
-    deadline = time.monotonic() + options.timeout_s
+def _wait_quiet(ctx: context.AppContext, deadline: float, progress: Progress) -> bool:
+    """Show sending until no job is left twice in a row (True) or the time limit (False)."""
     quiet = 0
     while time.monotonic() < deadline and quiet < 2:
         with ctx.db.session() as session:
@@ -166,6 +182,7 @@ def _wait_quiet(ctx: context.AppContext, options: DemoOptions, progress: Progres
         quiet = 0 if ctx.jobs.in_flight() else quiet + 1
         time.sleep(0.5)
     progress.finish()
+    return quiet >= 2
 
 
 def _delivery(ctx: context.AppContext, urls: dict[str, str]) -> dict[str, Any]:
@@ -197,47 +214,95 @@ def _failed_jobs(ctx: context.AppContext) -> int:
     return sum(FailedJobRegistry(queue=queue).count for queue in ctx.jobs.queues())
 
 
-def _follow(ctx: context.AppContext, run_id: str, options: DemoOptions, progress: Progress) -> dict[str, Any]:
-    """Show the run's progress: scanning, ingest, then triage and drafting until no work is left."""
-    deadline = time.monotonic() + options.timeout_s
-    complete = False
+def _follow(ctx: context.AppContext, run_id: str, deadline: float, progress: Progress) -> tuple[dict[str, Any], bool]:
+    """Show the run's progress (scanning, ingest, then triage and drafting) until no job is left twice in a
+    row (True) or the time limit (False)."""
+    quiet = 0
+    phase = ""
     state: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and quiet < 2:
         with ctx.db.session() as session:
             state = run_progress(session, run_id)
+            handed_over = session.get_one(RunRow, run_id).triage_queued_at is not None
+            if handed_over:
+                triaged = session.scalar(select(func.count(TriageResultRow.id))) or 0
+                stored = count_incidents(session)
+                drafts = session.scalar(select(func.count(DraftRow.id))) or 0
         failed = _failed_jobs(ctx)
-        counts = Counter(state["counts"])
-        if state["found"] is None:
+        now = "scanning" if state["found"] is None else "triage" if handed_over else "ingest"
+        if phase and now != phase:
+            progress.finish()
+        phase = now
+        if now == "scanning":
             progress.show("scanning", 0, None, f"failed jobs {failed}")
-        else:
+        elif now == "ingest":
+            counts = Counter(state["counts"])
             progress.show(
                 "ingest",
                 state["done"],
                 state["found"],
                 f"stored {counts['stored']} invalid {counts['invalid']} failed jobs {failed}",
             )
-        if state["status"] == "complete":
-            complete = True
-            break
-        waiting = (state["found"] or 0) - state["done"]
-        if failed and (state["found"] is None or waiting <= failed) and not _work_in_flight(ctx):
-            break  # what is left has failed for good: report it rather than wait for ever
+        else:
+            progress.show("triage", triaged, stored, f"drafts {drafts} failed jobs {failed}")
+        quiet = 0 if _work_in_flight(ctx) else quiet + 1
         time.sleep(0.5)
     progress.finish()
-    quiet_polls = 0
-    while complete and time.monotonic() < deadline and quiet_polls < 2:
-        with ctx.db.session() as session:
-            triaged = session.scalar(select(func.count(TriageResultRow.id))) or 0
-            stored = count_incidents(session)
-            drafts = session.scalar(select(func.count(DraftRow.id))) or 0
-        progress.show("triage", triaged, stored, f"drafts {drafts} failed jobs {_failed_jobs(ctx)}")
-        quiet_polls = 0 if _work_in_flight(ctx) else quiet_polls + 1
-        time.sleep(0.5)
-    progress.finish()
-    return _summarise(ctx, run_id, state, complete)
+    return _summarise(ctx, run_id, state), quiet >= 2
 
 
-def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any], complete: bool) -> dict[str, Any]:
+def unfinished_work(
+    session: Session, run_id: str, *, jobs_in_flight: int, failed_jobs: int, time_limit_s: float | None
+) -> list[str]:
+    """What the run has left undone, checked in the store and the queues: empty only when every listed version
+    was read, every stored incident triaged, and no job is left or failed. ``time_limit_s``: the limit, if the
+    demo stopped waiting at it."""
+    unfinished = []
+    if time_limit_s is not None:
+        unfinished.append(f"time limit reached: the demo stopped waiting after {time_limit_s:.0f} s (see --timeout)")
+    run = run_progress(session, run_id)
+    if run["found"] is None:
+        unfinished.append("not scanned: the records system's changed incidents were not listed")
+    counts = Counter(run["counts"])
+    if counts["pending"]:
+        unfinished.append(f"not read: {counts['pending']} of {run['found']} listed incident versions")
+    if counts["failed"]:
+        unfinished.append(f"reading failed: {counts['failed']} of {run['found']} listed incident versions")
+    untriaged = (
+        session.scalar(
+            select(func.count(IncidentRow.id)).where(
+                IncidentRow.is_latest.is_(True),
+                ~select(TriageResultRow.id).where(TriageResultRow.incident_id == IncidentRow.id).exists(),
+            )
+        )
+        or 0
+    )
+    if untriaged:
+        unfinished.append(f"not triaged: {untriaged} of {count_incidents(session)} stored incidents")
+    if jobs_in_flight:
+        unfinished.append(f"jobs still queued or running: {jobs_in_flight} (triage, drafting or sending)")
+    if failed_jobs:
+        unfinished.append(f"failed jobs: {failed_jobs} (`vhub failed list` shows why)")
+    return unfinished
+
+
+def conclude(summary: dict[str, Any], unfinished: list[str], *, incidents: int, invalid: int) -> dict[str, Any]:
+    """Whether the run is complete and its counts match the generator's ``incidents`` and planted ``invalid``:
+    counts of an unfinished run are not a match, whatever they are."""
+    counts_match = (
+        summary["incidents_in_source"] == incidents
+        and summary["incidents_stored"] == incidents - invalid
+        and summary["incidents_invalid"] == invalid
+    )
+    return {
+        "complete": not unfinished,
+        "unfinished": unfinished,
+        "ground_truth": {"incidents": incidents, "invalid": invalid},
+        "matches_ground_truth": not unfinished and counts_match,
+    }
+
+
+def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any]) -> dict[str, Any]:
     counts = Counter(state.get("counts", {}))
     with ctx.db.session() as session:
         ingest_items = session.scalars(
@@ -263,7 +328,6 @@ def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any], comp
         ).all()
         return {
             "run_id": run_id,
-            "complete": complete,
             "most_urgent_drafts": [
                 {
                     "draft": draft.id,
@@ -282,6 +346,7 @@ def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any], comp
             "incidents_stored": count_incidents(session),
             "incidents_invalid": len(ingest_items),
             "incidents_pending": counts["pending"],
+            "incidents_failed": counts["failed"],
             "invalid_items": [{"reference": row.reference, "reasons": row.reasons} for row in ingest_items],
             "triage_by_risk": {level: triage_by_risk.get(level, 0) for level in ("red", "amber", "green", "blue")},
             "drafts_by_type": drafts_by_type,
@@ -319,8 +384,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         ),
         f"  Failed jobs:                       {summary['failed_jobs']}",
         f"  Duration:                          {summary['duration_s']} s",
-        f"  Ground truth: {truth['incidents']} incidents, {truth['invalid']} planted invalid -> "
-        + ("counts match" if summary["matches_ground_truth"] else "COUNTS DIFFER: see `vhub status` and the log"),
+        f"  Ground truth: {truth['incidents']} incidents, {truth['invalid']} planted invalid -> " + _verdict(summary),
     ]
     if "drafts_sent" in summary:
         lines.append(f"  Auto-approved (demo):              {summary['auto_approved']}")
@@ -337,5 +401,17 @@ def render_summary(summary: dict[str, Any]) -> str:
         )
     lines.append(f"  Backlog report:                    {summary['backlog_report']}")
     if not summary["complete"]:
-        lines.append("  The run did not complete: `vhub failed list` shows why; `vhub failed replay --all` retries.")
+        lines.append("  The run did not complete:")
+        lines.extend(f"    {what}" for what in summary["unfinished"])
+        lines.append(
+            "  `vhub status` shows where it is; `vhub failed list` what failed; `vhub failed replay --all` retries."
+        )
     return "\n".join(lines) + "\n"
+
+
+def _verdict(summary: dict[str, Any]) -> str:
+    if summary["matches_ground_truth"]:
+        return "counts match"
+    if not summary["complete"]:
+        return "NOT CHECKED: the run did not complete (below)"
+    return "COUNTS DIFFER: see `vhub status` and the log"

@@ -6,15 +6,15 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vhub.store.audit import record_event
 from vhub.store.tables import DataQualityItemRow, RunRow, ScanItemRow, WatermarkRow, utcnow
-from vhub.watermark import DONE, next_watermark
+from vhub.watermark import DONE, OPEN
 
 
 @dataclass(frozen=True)
@@ -74,19 +74,62 @@ def _item(session: Session, run_id: str, reference: str, last_modified: datetime
     ).one()
 
 
-def finish_item(session: Session, run_id: str, reference: str, last_modified: datetime, status: str) -> None:
-    """Record what became of one found version, then move the watermark as far as is safe."""
+def finish_item(session: Session, run_id: str, reference: str, last_modified: datetime, status: str) -> bool:
+    """Record what became of one found version, then move the watermark as far as is safe. A few indexed
+    lookups, whatever the size of the run. ``failed`` (an ingest failed for good) never overwrites a version
+    already handled. Returns whether the run was handed to triage before this version was done: a version
+    stored after that must be triaged on its own."""
+    # Finishes of one run take turns (a row lock on PostgreSQL; SQLite's write lock does it already), so of
+    # two versions finishing at once the later sees the other done, and hand_to_triage cannot miss the last.
+    run = session.get_one(RunRow, run_id, with_for_update=True)
+    handed_over = run.triage_queued_at is not None
     item = _item(session, run_id, reference, last_modified)
+    if status == "failed" and item.status in DONE:
+        return handed_over
     item.status = status
     session.flush()
-    run = session.get_one(RunRow, run_id)
-    items = session.execute(
-        select(ScanItemRow.last_modified, ScanItemRow.status).where(ScanItemRow.run_id == run_id)
-    ).all()
-    advance_watermark(session, run.system, next_watermark([(when, state) for when, state in items], None))
-    if all(state in DONE for _, state in items) and run.finished_at is None:
+    open_from = _first_open(session, run_id)
+    advance_watermark(session, run.system, _done_up_to(session, run_id, open_from))
+    if open_from is None and run.finished_at is None:
         run.status = "complete"
         run.finished_at = utcnow()
+    return handed_over
+
+
+def hand_to_triage(session: Session, run_id: str) -> bool:
+    """True for exactly one caller, once none of the run's versions is still waiting to be read (a version
+    whose ingest failed for good does not hold triage back): that caller queues the run's triage."""
+    if _first(session, run_id, "pending") is not None:
+        return False
+    claim = update(RunRow).where(RunRow.id == run_id, RunRow.triage_queued_at.is_(None))
+    claimed = cast("CursorResult[Any]", session.execute(claim.values(triage_queued_at=utcnow())))
+    return claimed.rowcount == 1
+
+
+def _first(session: Session, run_id: str, status: str) -> datetime | None:
+    """The earliest last-modified time of the run's versions in ``status`` (one seek in its index)."""
+    return session.scalar(
+        select(func.min(ScanItemRow.last_modified)).where(ScanItemRow.run_id == run_id, ScanItemRow.status == status)
+    )
+
+
+def _first_open(session: Session, run_id: str) -> datetime | None:
+    """The earliest version of the run not yet safely handled, or None when every one is."""
+    firsts = [moment for moment in (_first(session, run_id, status) for status in OPEN) if moment is not None]
+    return min(firsts, default=None)
+
+
+def _done_up_to(session: Session, run_id: str, open_from: datetime | None) -> datetime | None:
+    """The newest version of the run before ``open_from`` (all of them when None): every one is done."""
+    newest = []
+    for status in DONE:
+        query = select(func.max(ScanItemRow.last_modified)).where(
+            ScanItemRow.run_id == run_id, ScanItemRow.status == status
+        )
+        if open_from is not None:
+            query = query.where(ScanItemRow.last_modified < open_from)
+        newest.append(session.scalar(query))
+    return max((moment for moment in newest if moment is not None), default=None)
 
 
 def get_watermark(session: Session, system: str) -> datetime | None:

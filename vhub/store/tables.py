@@ -195,7 +195,8 @@ class ScanItemRow(Base):
     __tablename__ = "scan_items"
     __table_args__ = (
         UniqueConstraint("run_id", "reference", "last_modified"),
-        Index("ix_scan_items_run_status", "run_id", "status"),
+        # A run's earliest open and newest done versions are one seek each (the watermark, the triage hand-over).
+        Index("ix_scan_items_run_status_modified", "run_id", "status", "last_modified"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 from datetime import date
 from typing import Any, cast
+from urllib.parse import urljoin
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page
@@ -294,11 +295,16 @@ class FormPage(PortalPage):
     def frame_of(self, name: str) -> Frame:
         """The frame the iframe ``name`` shows, once its page has loaded."""
         try:
-            frame = self.element(name).element_handle().content_frame()
+            iframe = self.element(name).element_handle()
+            frame = iframe.content_frame()
             if frame is not None:
                 # The iframe's own load hides its HTTP status (a 503 page in it would look like drift later):
-                # the frame's page is opened again from the frame, so the answer is checked like any other.
-                check_response(frame.goto(frame.url, wait_until="domcontentloaded"), system=self.system_name)
+                # the frame's page is opened again from the frame, so the answer is checked like any other. Its
+                # address comes from the iframe's src: on a slow portal the frame may not have navigated yet
+                # (its url still empty or about:blank).
+                if source := iframe.get_attribute("src"):
+                    source = urljoin(self.target.url, source)
+                    check_response(frame.goto(source, wait_until="domcontentloaded"), system=self.system_name)
         except PlaywrightTimeoutError:
             raise SystemUnavailable(f"The {self.system_name} frame did not answer in time.") from None
         except PlaywrightError as error:

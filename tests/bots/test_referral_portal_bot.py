@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Route
 from structlog.testing import capture_logs
 
 from bots.locators import PageLocators, load
@@ -180,6 +180,31 @@ def test_a_referral_lands_once_with_every_field_as_drafted(bot: ReferralPortalBo
     assert [reference] == [item["reference"] for item in found]
     assert re.fullmatch(rf"{PREFIXES[authority]}-\d{{6}}", reference)
     assert as_the_portal_keeps_it(submission) == found[0]["fields"]
+
+
+@browser_test
+@slow
+@pytest.mark.parametrize("authority", ["shropshire"])
+def test_a_frame_still_loading_is_opened_from_its_address(bot: ReferralPortalBot, authority: str) -> None:
+    """A slow portal: the iframe's own page has not arrived when the bot reaches the frame page (here its first
+    request is held back for good). The bot opens the frame from the iframe's src and sends once."""
+    held_back: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if not held_back:
+            held_back.append(route)  # never answered: the frame stays as it is before its page arrives
+        else:
+            route.continue_()
+
+    context = bot.session.page.context
+    context.route("**/compass/referral*", hold_the_first)
+    try:
+        submission = referral(authority)
+        reference, submitted = bot.deliver(submission)
+    finally:
+        context.unroute("**/compass/referral*")
+    assert 1 == len(held_back)
+    assert (True, [reference]) == (submitted, [item["reference"] for item in held(bot, submission.key)])
 
 
 @browser_test

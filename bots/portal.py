@@ -55,17 +55,29 @@ class PortalPage:
     def on_sign_in_page(self) -> bool:
         return self.is_sign_in(self.page.url)
 
+    def absolute(self, url: str) -> str:
+        """A full URL, or a link as one of this system's pages gave it, as a full URL."""
+        return urljoin(self.base_url + "/", url)
+
     def open_url(self, url: str) -> None:
         """Open a page of this system (a full URL, or a link as one of its pages gave it); SessionExpired if the
         system sent the bot to sign in instead. A path from the selectors file goes through ``join_url`` first."""
-        response = navigate(self.page, urljoin(self.base_url + "/", url), system=self.system_name)
-        if response.status == 404:
+        response = navigate(self.page, self.absolute(url), system=self.system_name)
+        self.landed(response.status, self.page.url)
+
+    def landed(self, status: int, url: str) -> None:
+        """Check where a request for a page of this system ended (its status and final URL), in the browser or not:
+        SystemUnavailable for a server error, BusinessError for a page gone, SessionExpired for a refusal or a
+        bounce to the sign-in page."""
+        if status >= 500:
+            raise SystemUnavailable(f"The {self.system_name} answered with server error {status}.")
+        if status == 404:
             raise BusinessError(
                 f"The {self.system_name} has no such page any more ({urlparse(url).path}).", code="not_found"
             )
-        if response.status == 403:
+        if status == 403:
             raise SessionExpired(f"The {self.system_name} refused the request (403); signing in again.")
-        if self.on_sign_in_page():
+        if self.is_sign_in(url):
             raise SessionExpired(f"The {self.system_name} ended the session; signing in again.")
 
     def fill(self, name: str, value: str) -> None:
@@ -113,7 +125,10 @@ class ListingPage(PortalPage):
     group: ClassVar[str] = "results"
 
     def read_listing(self) -> Listing:
-        data = self.read()
+        return self.listing(self.read())
+
+    def listing(self, data: dict[str, Any]) -> Listing:
+        """The listing of what ``read()`` (or a read of the same page from its HTML) gave."""
         values = data["values"]
         return Listing(rows=data["groups"][self.group], next_url=values["next_page"], errors=values["errors"])
 
@@ -166,6 +181,7 @@ class SignedInBot:
     def _ensure_signed_in(self) -> None:
         if self.session.state.get("signed_in"):
             return
+        self.session.use_page()
         credentials = self.external
         sign_in: SignInPage = self.page_object(SignInPage, "sign_in")
         retry_step(
@@ -209,7 +225,11 @@ class SignedInBot:
             url = page.next_url
 
             def following(url: str = url) -> Listing:
-                listing.open_url(url)
-                return listing.read_listing()
+                return self.read_following(listing, url)
 
             page = self.step(following)
+
+    def read_following(self, listing: ListingPage, url: str) -> Listing:
+        """A later page of a list, by the link its pager gave."""
+        listing.open_url(url)
+        return listing.read_listing()

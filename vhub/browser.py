@@ -2,8 +2,11 @@
 
 One launcher for bots and tests alike: the system Chromium with the flags that keep it quiet on a
 closed network, or Playwright's bundled build, as the settings say. A session keeps one browser and
-one context for many items, renews the context every ``browser_recycle_every`` items, traces each item
-in its own chunk and, when an item fails, keeps a screenshot, the page and the trace as evidence.
+one context for many items, renews the context every ``browser_recycle_every`` items that used its page
+(items read only through the context's request API, which shares its cookies, do not wear it), traces
+each item in its own chunk (an item read through the request API only from when it turns to the page)
+and, when an item fails, keeps as evidence the trace, a screenshot and the page if the page was used,
+and the last page fetched through the request API with its URL.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Frame, Page, Playwright, sync_playwright
 
 from vhub.logs import get_logger
 from vhub.settings import Settings
@@ -90,6 +93,29 @@ class BrowserSession:
         self.contexts_opened = 0
         self.state: dict[str, Any] = {}
         """What a bot knows about the current context (such as being signed in); cleared with it."""
+        self.kept: dict[str, Any] = {}
+        """What a bot learns for the session's whole life, across contexts (such as how a page reads)."""
+        self._page_used = False  # the page navigated during the current item
+        self._label = ""  # the current item's
+        self._tracing = False  # the current item's trace chunk has started
+        self._fetched: tuple[str, bytes] | None = None  # the current item's last page fetched by request
+
+    @property
+    def request(self) -> APIRequestContext:
+        """The context's request API: requests carry the context's cookies (a sign-in in the page counts)
+        and cookies they are given are the page's too."""
+        if self._context is None:
+            self._open_context()
+        assert self._context is not None
+        return self._context.request
+
+    def cookies(self) -> list[dict[str, Any]]:
+        """The context's cookies (a signed-in session's among them), for a client outside the browser."""
+        return [dict(cookie) for cookie in self.request.storage_state()["cookies"]]
+
+    def fetched(self, url: str, body: bytes) -> None:
+        """Note a page fetched through the request API, to keep as evidence if the item fails."""
+        self._fetched = (url, body)
 
     @property
     def page(self) -> Page:
@@ -111,9 +137,14 @@ class BrowserSession:
         snapshots = self.settings.browser_trace_snapshots
         self._context.tracing.start(screenshots=snapshots, snapshots=snapshots)
         self._page = self._context.new_page()
+        self._page.on("framenavigated", self._navigated)
         self.state = {}
         self.items_in_context = 0
         self.contexts_opened += 1
+
+    def _navigated(self, frame: Frame) -> None:
+        if frame.parent_frame is None:
+            self._page_used = True
 
     def _close_context(self) -> None:
         if self._context is not None:
@@ -125,13 +156,19 @@ class BrowserSession:
         self._page = None
 
     @contextmanager
-    def item(self, label: str) -> Iterator[Page]:
-        """Work on one item. On failure keep the evidence, renew the context and re-raise."""
+    def item(self, label: str, *, trace: bool = True) -> Iterator[Page]:
+        """Work on one item. On failure keep the evidence, renew the context and re-raise.
+
+        ``trace=False`` for an item that is read through the request API when it can be: its trace starts only
+        when ``use_page`` says the page is about to be used (a trace chunk costs more than such a read)."""
         if self._context is not None and self.items_in_context >= self.settings.browser_recycle_every:
             self._open_context()
         page = self.page
         assert self._context is not None
-        self._context.tracing.start_chunk(title=label)
+        self._label, self._tracing = label, False
+        self._page_used, self._fetched = False, None
+        if trace:
+            self.use_page()
         try:
             yield page
         except BaseException:
@@ -141,12 +178,21 @@ class BrowserSession:
         else:
             if self.settings.keep_success_evidence:
                 self.save_evidence(label, outcome="success")
-            else:
+            elif self._tracing:
                 self._context.tracing.stop_chunk()
-            self.items_in_context += 1
+            if self._page_used:
+                self.items_in_context += 1
+
+    def use_page(self) -> None:
+        """The current item is about to use the page: start its trace if it has not started."""
+        if self._context is not None and not self._tracing:
+            self._context.tracing.start_chunk(title=self._label)
+            self._tracing = True
 
     def save_evidence(self, label: str, outcome: str = "failure") -> Path | None:
-        """Screenshot, page HTML and Playwright trace of the current item, in the evidence folder."""
+        """Playwright trace of the current item, in the evidence folder, with the screenshot and HTML of the page
+        (unless the item only fetched pages by request: the page then shows an earlier item) and the last page
+        fetched by request (``fetched.html``) with its URL (``fetched-url.txt``)."""
         context = structlog.contextvars.get_contextvars()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         folder = (
@@ -156,11 +202,16 @@ class BrowserSession:
         )
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            if self._page is not None and not self._page.is_closed():
+            if self._fetched is not None:
+                url, body = self._fetched
+                (folder / "fetched-url.txt").write_text(url + "\n", encoding="utf-8")
+                (folder / "fetched.html").write_bytes(body)
+            if self._page is not None and not self._page.is_closed() and (self._page_used or self._fetched is None):
                 self._page.screenshot(path=str(folder / "screenshot.png"), full_page=True, timeout=10_000)
                 (folder / "page.html").write_text(self._page.content(), encoding="utf-8")
-            if self._context is not None:
+            if self._context is not None and self._tracing:
                 self._context.tracing.stop_chunk(path=str(folder / "trace.zip"))
+                self._tracing = False
         except Exception as error:  # noqa: BLE001 - evidence is best effort; the original error matters
             log.warning("evidence incomplete", system=self.system, evidence=str(folder), error=type(error).__name__)
             return folder

@@ -1,8 +1,11 @@
 """The records bot: signs in, lists incidents changed since a moment, finds a person's incidents, reads one.
 
 One bot per job, over the worker's long-lived browser session for this system: a signed-in context
-is reused from job to job and renewed every N items. Every step is retried on time-outs, server
-errors and expired sessions (signing in again first); a step that still fails leaves its evidence.
+is reused from job to job. The browser signs in and fills the search forms; incident pages and the
+later pages of a result list are fetched with the context's cookies and read from their HTML with the
+same locators (bots/reading.py), in the browser when they cannot be. Every step is retried on
+time-outs, server errors and expired sessions (signing in again first); a step that still fails
+leaves its evidence.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from bots.portal import SignedInBot
+from bots.portal import Listing, ListingPage, PortalPage, SignedInBot
+from bots.reading import read_in_browser, read_page
 from bots.records_system.pages import IncidentPage, PersonSearchPage, SearchPage
 from bots.records_system.parse import parse_incident, personal_values
 from vhub import redaction
@@ -30,6 +34,17 @@ log = get_logger(__name__)
 class RecordsBot(SignedInBot):
     system = SYSTEM
     system_name = "records system"
+    read_by_request = True
+    """False: every page is read in the browser (as before the request path; for comparisons)."""
+
+    def read(self, page: PortalPage, url: str) -> dict[str, Any]:
+        """The page at ``url`` read with ``page``'s locators."""
+        if self.read_by_request:
+            return read_page(self.session, page, url)
+        return read_in_browser(self.session, page, url)
+
+    def read_following(self, listing: ListingPage, url: str) -> Listing:
+        return listing.listing(self.read(listing, url))
 
     def list_changed_since(self, since: datetime | None) -> list[ListedVersion]:
         """Every incident version the search lists as changed at or after ``since``, all pages."""
@@ -71,12 +86,16 @@ class RecordsBot(SignedInBot):
 
     def read_incident(self, system_id: int) -> dict[str, Any]:
         """The incident page as a raw record (the shape vhub.models.validate_incident takes)."""
-        with self.session.item(f"incident-{system_id}"):
+        with self.session.item(f"incident-{system_id}", trace=not self.read_by_request):
             page: IncidentPage = self.page_object(IncidentPage, "incident")
 
             def read() -> dict[str, Any]:
-                page.open(system_id)
-                return page.read()
+                try:
+                    return self.read(page, page.url_of(system_id))
+                except BusinessError as error:
+                    if error.code != "not_found":
+                        raise
+                    raise page.gone(system_id) from None
 
             raw = parse_incident(self.step(read))
         redaction.remember(personal_values(raw))

@@ -19,17 +19,16 @@ class SearchPage(ListingPage):
 
 
 class IncidentPage(PortalPage):
-    def open(self, system_id: int) -> None:
-        try:
-            self.open_url(f"{self.url}?id={system_id}")
-        except BusinessError as error:
-            if error.code != "not_found":
-                raise
-            raise BusinessError(
-                f"The {self.system_name} no longer shows incident id {system_id}: it may have been deleted or "
-                "restricted after the scan listed it. Check it in the records system.",
-                code="not_found",
-            ) from None
+    def url_of(self, system_id: int) -> str:
+        return f"{self.url}?id={system_id}"
+
+    def gone(self, system_id: int) -> BusinessError:
+        """What to say when the page of an incident the scan listed is not found."""
+        return BusinessError(
+            f"The {self.system_name} no longer shows incident id {system_id}: it may have been deleted or "
+            "restricted after the scan listed it. Check it in the records system.",
+            code="not_found",
+        )
 
 
 class PersonSearchPage(ListingPage):

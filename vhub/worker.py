@@ -55,15 +55,21 @@ class VhubWorker(SimpleWorker):
             name = job.func_name or ""
         except DeserializationError:
             return bool(super().perform_job(job, queue, execution))  # rq fails it unread, as it must
-        if not name.startswith(self.allowed):
+        # rq imports and calls the job's callbacks by the names stored with it too: the same rule holds for them.
+        callbacks = ("_success_callback_name", "_failure_callback_name", "_stopped_callback_name")
+        foreign = [str(getattr(job, attr)) for attr in callbacks if getattr(job, attr, None)]
+        foreign = [named for named in [name, *foreign] if not named.startswith(self.allowed)]
+        if foreign:
+            for attr in callbacks:
+                setattr(job, attr, None)  # this worker's copy only; Redis is unchanged
 
             def refuse() -> Any:
                 raise RefusedJob(
-                    f"Job {job.id} names {name!r}, which is not a vhub task: it was not run. Someone able to write "
-                    "to this Redis may have put it there: check who can reach it, then discard the job."
+                    f"Job {job.id} names {', '.join(map(repr, foreign))}, not vhub tasks: it was not run. Someone "
+                    "able to write to this Redis may have put it there: check who can reach it, then discard the job."
                 )
 
-            job.perform = refuse  # type: ignore[method-assign]  # this worker's copy only; Redis is unchanged
+            job.perform = refuse  # type: ignore[method-assign]
         return bool(super().perform_job(job, queue, execution))
 
     def execute_job(self, job: Job, queue: Queue) -> None:

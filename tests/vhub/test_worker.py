@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Queue
+from rq import Callback, Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from structlog.testing import LogCapture
@@ -94,4 +94,15 @@ def test_a_job_naming_any_other_function_is_failed_unrun(redis_client: Redis, tm
     result = Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).latest_result()
     assert result is not None
     assert (False, 1) == (marker.exists(), FailedJobRegistry(queue=queue).count)
-    assert "which is not a vhub task: it was not run" in result.exc_string
+    assert "'pathlib.Path.touch', not vhub tasks: it was not run" in result.exc_string
+
+
+def test_a_job_whose_callback_names_another_function_is_failed_unrun(redis_client: Redis) -> None:
+    """A tasks job whose failure callback names pathlib.Path.touch is refused whole, the callback included."""
+    queue = Jobs(redis_client).queue("default")
+    job = queue.enqueue("tasks.triage.triage_run", "no-such-run", on_failure=Callback("pathlib.Path.touch"))
+    VhubWorker([queue], connection=redis_client).work(burst=True)
+    result = Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).latest_result()
+    assert result is not None
+    assert 1 == FailedJobRegistry(queue=queue).count
+    assert "'pathlib.Path.touch', not vhub tasks: it was not run" in result.exc_string

@@ -319,11 +319,21 @@ def cmd_portals(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "review":
+        return cmd_bench_review(args)
     from vhub.simulated.bench import bench_read
 
     settings = _settings()
     settings.ensure_dirs()
-    bench_read(settings, pages=args.pages, rounds=args.rounds)
+    bench_read(settings, pages=args.pages, rounds=3 if args.rounds is None else args.rounds)
+    return 0
+
+
+def cmd_bench_review(args: argparse.Namespace) -> int:
+    from vhub.simulated.bench_review import bench_review
+
+    rounds = 10 if args.rounds is None else args.rounds
+    bench_review(_settings(), drafts=args.drafts, clients=args.clients, rounds=rounds)
     return 0
 
 
@@ -461,9 +471,20 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=cmd_report)
 
     bench = sub.add_parser("bench", help="measure the bots' speed against a baseline in the same run")
-    bench.add_argument("what", choices=["read"], help="read: reading incident pages from the records system")
+    bench.add_argument(
+        "what",
+        choices=["read", "review"],
+        help="read: reading incident pages from the records system; review: the review app's pages with a backlog",
+    )
     bench.add_argument("--pages", type=int, default=40)
-    bench.add_argument("--rounds", type=int, default=3)
+    bench.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="read: rounds of each way (3); review: requests per page per reviewer (10)",
+    )
+    bench.add_argument("--drafts", type=int, default=10_000, help="review: drafts in the store")
+    bench.add_argument("--clients", type=int, default=10, help="review: reviewers signed in at once")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from redis import Redis
 from rq import SimpleWorker
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.utils import current_timestamp
 from sqlalchemy.orm import Session
 
 from tests.review.support import ACCOUNTS, ReviewApp, data_quality_row, draft_row
@@ -165,6 +167,23 @@ def test_queue_figures_count_finished_and_failed_jobs(redis_client: Redis, redis
         {q.queue: (q.finished, q.failed) for q in figures.queues if q.finished or q.failed},
         figures.in_flight,
     )
+
+
+def test_queue_figures_count_the_jobs_rq_still_keeps(redis_client: Redis, redis_url: str) -> None:
+    """A job whose time to be kept has run out is not counted; one kept for a while, or for ever, is: what rq's own
+    count gives after its clean-up."""
+    jobs = Jobs(connect(redis_url), QueuePolicy.load())
+    finished, failed = FinishedJobRegistry(queue=jobs.queue("default")), FailedJobRegistry(queue=jobs.queue("low"))
+    now = current_timestamp()
+    redis_client.zadd(finished.key, {"expired": now - 10, "kept": now + 600, "for-ever": -1})
+    redis_client.zadd(failed.key, {"expired": now - 1, "kept": now + 60})
+    figures = dashboard.queue_figures(jobs)
+    jobs.connection.close()
+    assert figures is not None
+    assert {"default": (2, 0), "low": (0, 1)} == {
+        q.queue: (q.finished, q.failed) for q in figures.queues if q.finished or q.failed
+    }
+    assert (2, 1) == (finished.count, failed.count)
 
 
 def test_queue_figures_are_none_when_redis_cannot_be_reached() -> None:

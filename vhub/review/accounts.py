@@ -18,7 +18,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
@@ -31,6 +31,7 @@ ROLES = ("reviewer", "admin")
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
 MIN_PASSWORD_LENGTH = 12
+TOUCHED_EVERY = timedelta(minutes=1)  # a session's last-seen time is kept to the minute, so most requests only read
 # zxcvbn's scale runs 0-4; 3 is "safely unguessable" (about 10^10 guesses) and refuses common passwords,
 # keyboard runs, dates and names, including the account's own.
 MIN_PASSWORD_SCORE = 3
@@ -217,6 +218,22 @@ class SignedIn:
     csrf_token: str
 
 
+def _find_session(session: Session, token: str) -> Row[WebSessionRow, UserRow] | None:
+    return session.execute(
+        select(WebSessionRow, UserRow)
+        .join(UserRow, WebSessionRow.user_id == UserRow.id)
+        .where(WebSessionRow.token_hash == _digest(token), WebSessionRow.ended_at.is_(None))
+    ).first()
+
+
+def _ends(web: WebSessionRow, user: UserRow, now: datetime, idle_minutes: float) -> bool:
+    return user.disabled or now - web.last_seen_at > timedelta(minutes=idle_minutes)
+
+
+def _touches(web: WebSessionRow, now: datetime, touch: bool) -> bool:
+    return touch and now - web.last_seen_at >= TOUCHED_EVERY
+
+
 def resume_session(
     session: Session, token: str | None, *, now: datetime, idle_minutes: float, touch: bool = True
 ) -> SignedIn | None:
@@ -224,20 +241,28 @@ def resume_session(
     page refreshing itself) keeps it alive."""
     if not token:
         return None
-    found = session.execute(
-        select(WebSessionRow, UserRow)
-        .join(UserRow, WebSessionRow.user_id == UserRow.id)
-        .where(WebSessionRow.token_hash == _digest(token), WebSessionRow.ended_at.is_(None))
-    ).first()
+    found = _find_session(session, token)
     if found is None:
         return None
     web, user = found
-    if user.disabled or now - web.last_seen_at > timedelta(minutes=idle_minutes):
+    if _ends(web, user, now, idle_minutes):
         web.ended_at = now
         return None
-    if touch:
+    if _touches(web, now, touch):
         web.last_seen_at = now
     return SignedIn(_user(user), web.csrf_token)
+
+
+def resuming_changes(
+    session: Session, token: str | None, *, now: datetime, idle_minutes: float, touch: bool = True
+) -> bool:
+    """Whether ``resume_session`` would change the store (end the session, or move its last-seen time on): a
+    request for which it would not is served without the store's write lock."""
+    found = _find_session(session, token) if token else None
+    if found is None:
+        return False
+    web, user = found
+    return _ends(web, user, now, idle_minutes) or _touches(web, now, touch)
 
 
 def end_session(session: Session, token: str | None, *, now: datetime) -> None:

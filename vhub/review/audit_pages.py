@@ -147,7 +147,7 @@ def _audit(web: Web, request: Request) -> Response:
         page_number = 1
     events: list[dict[str, Any]] = []
     total = 0
-    with web.ctx.db.session() as session:
+    with web.ctx.db.session(read_only=True) as session:
         actors = list(session.scalars(select(UserRow.username).order_by(UserRow.username)))  # suggestions only
         if not filters.errors:
             query = _audit_query(filters)
@@ -192,7 +192,7 @@ def _csv_lines(web: Web, filters: _AuditFilters) -> Iterator[str]:
         if last is not None:
             at, event_id = last
             query = query.where(or_(AuditEventRow.at < at, and_(AuditEventRow.at == at, AuditEventRow.id < event_id)))
-        with web.ctx.db.session() as session:
+        with web.ctx.db.session(read_only=True) as session:
             batch = list(session.scalars(query.limit(CSV_BATCH)))
         if not batch:
             return

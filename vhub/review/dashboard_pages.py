@@ -16,7 +16,7 @@ from vhub.store.tables import utcnow
 
 
 def _figures(web: Web) -> dashboard.Figures:
-    with web.ctx.db.session() as session:
+    with web.ctx.db.session(read_only=True) as session:
         figures = dashboard.compute(session, utcnow())
     return replace(figures, queues=dashboard.queue_figures(web.ctx.jobs))  # Redis outside the transaction
 

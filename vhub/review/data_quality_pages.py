@@ -47,7 +47,7 @@ def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
             {"path": path, "label": path, "value": get_path(item.raw, path) or "", "kind": "text", "message": None}
             for path in reason_paths(item.reasons)
         ]
-    with web.ctx.db.session() as session:
+    with web.ctx.db.session(read_only=True) as session:
         row = session.scalar(
             select(IncidentRow).where(
                 IncidentRow.system_id == item.system_id, IncidentRow.last_modified == item.version
@@ -79,7 +79,7 @@ def routes(web: Web) -> list[Route]:
         web: Web, request: Request, problem: str | None = None, status: int = 200, typed: dict[str, str] | None = None
     ) -> Response:
         item_id = int(request.path_params["item_id"])
-        with web.ctx.db.session() as session:
+        with web.ctx.db.session(read_only=True) as session:
             item = session.get(DataQualityItemRow, item_id)
             if item is None:
                 return web.message(request, 404, "Not found", f"There is no data-quality item #{item_id}.")

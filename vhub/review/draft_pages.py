@@ -101,7 +101,7 @@ def _changes_since_first_approval(session: Session, draft_id: int, names: dict[i
 def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
     """Everything the draft page shows beside the draft: the source's facts, triage, history."""
     now = utcnow()
-    with web.ctx.db.session() as session:
+    with web.ctx.db.session(read_only=True) as session:
         row = session.get_one(DraftRow, draft.id)
         incident = triage = request_info = None
         if row.incident_id is not None:
@@ -181,7 +181,7 @@ def routes(web: Web) -> list[Route]:
     def queue(web: Web, request: Request) -> Response:
         params = request.query_params
         filters = {name: params.get(name, "") for name in ("type", "authority", "risk", "status", "overdue")}
-        with web.ctx.db.session() as session:
+        with web.ctx.db.session(read_only=True) as session:
             result = queue_page(session, filters, _int(params.get("page"), 1), utcnow())
         done = params.get("done", "")
         return web.render(

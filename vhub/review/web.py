@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vhub.context import AppContext
 from vhub.drafting.environment import environment
-from vhub.review.accounts import SignedIn, resume_session
+from vhub.review.accounts import SignedIn, resume_session, resuming_changes
 from vhub.store.tables import utcnow
 
 SESSION_COOKIE = "vhub_session"
@@ -130,14 +130,13 @@ class Web:
         return self.render(request, "review/message.html.j2", status=status, title=title, text=text)
 
     def signed_in(self, request: Request, touch: bool = True) -> SignedIn | None:
+        token, now, idle = request.cookies.get(SESSION_COOKIE), utcnow(), self.settings.review_idle_minutes
+        # Most requests change nothing about their session: those do not wait for (or take) the write lock.
+        with self.ctx.db.session(read_only=True) as session:
+            if not resuming_changes(session, token, now=now, idle_minutes=idle, touch=touch):
+                return resume_session(session, token, now=now, idle_minutes=idle, touch=touch)
         with self.ctx.db.session() as session:
-            return resume_session(
-                session,
-                request.cookies.get(SESSION_COOKIE),
-                now=utcnow(),
-                idle_minutes=self.settings.review_idle_minutes,
-                touch=touch,
-            )
+            return resume_session(session, token, now=now, idle_minutes=idle, touch=touch)
 
     def set_session_cookie(self, response: Response, token: str) -> None:
         response.set_cookie(

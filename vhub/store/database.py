@@ -1,4 +1,7 @@
-"""Engine, sessions and migrations. SQLite in WAL mode by default; PostgreSQL by URL."""
+"""Engine, sessions and migrations. SQLite in WAL mode by default; PostgreSQL by URL.
+
+Writing transactions take SQLite's write lock when they begin; read-only ones (``session(read_only=True)``) never do.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from vhub.errors import ConfigurationError
+from vhub.errors import ConfigurationError, VhubError
 from vhub.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "vhub_read_only"  # the execution option (and connection info key) of read-only transactions
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,10 +35,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    """Take the write lock at the start of every transaction. A deferred transaction that reads and then
-    writes fails at once with "database is locked" if another process wrote in between (the busy
-    timeout cannot help there); an immediate one waits its turn instead."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take the write lock at the start of every transaction that may write. A deferred transaction that
+    reads and then writes fails at once with "database is locked" if another process wrote in between (the
+    busy timeout cannot help there); an immediate one waits its turn instead. A read-only transaction never
+    writes, so it begins deferred: in WAL mode it reads a snapshot while a writer holds the lock, and the
+    connection refuses writes (query_only) until it is next used to write."""
+    read_only = bool(connection.get_execution_options().get(READ_ONLY))
+    if connection.info.get(READ_ONLY, False) != read_only:
+        connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+        connection.info[READ_ONLY] = read_only
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class ReadOnlySession(Session):
+    """A session whose changes are refused at flush, before they reach the database (on any dialect)."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_changes(session: Session, _context: Any, _instances: Any) -> None:
+    raise VhubError(
+        "A page tried to change the store while only reading it; nothing was saved. Tell an administrator which "
+        "page and when.",
+        code="read_only_session",
+    )
 
 
 def make_engine(url: str) -> Engine:
@@ -66,11 +89,15 @@ class Database:
         self.url = settings.sqlalchemy_url
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), class_=ReadOnlySession, expire_on_commit=False
+        )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions() as session, session.begin():
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back if it raises. ``read_only`` for one that
+        only reads (a page being shown): on SQLite it does not wait for, or hold, the write lock."""
+        with (self._readers if read_only else self._sessions)() as session, session.begin():
             yield session
 
     def migrate(self) -> None:

@@ -227,7 +227,7 @@ class DataQualityItemRow(Base):
     version: Mapped[datetime]
     reasons: Mapped[list[Any]]
     raw: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(80))
@@ -275,7 +275,11 @@ class DraftRow(Base):
     __tablename__ = "drafts"
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
-        Index("ix_drafts_status_deadline", "status", "deadline"),
+        # Covers every column the review queue filters, counts and orders on, so a queue page reads the index, never
+        # the drafts' payloads; in the order the dashboard's backlog groups by, so that reads it with nothing to sort.
+        Index("ix_drafts_queue", "status", "authority", "risk", "first_approver", "deadline", "workflow"),
+        Index("ix_drafts_status_created", "status", "created_at"),  # the oldest waiting
+        Index("ix_drafts_created_at", "created_at"),  # drafts created per day
         Index("ix_drafts_lineage", "workflow", "source_ref", "subject"),
     )
 
@@ -375,7 +379,7 @@ class DecisionRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     row_version: Mapped[int] = mapped_column(Integer)  # the version of the draft the decision was made on
     content_version: Mapped[int | None] = mapped_column(Integer)  # the content it approved or edited
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # decisions per day
 
 
 class SubmissionRow(Base):

@@ -1,0 +1,277 @@
+"""The review queue and the dashboard with many drafts: filtered, counted, ordered and paged in SQL, reading only
+the rows a page shows, and every page read without waiting for the store's write lock."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from tests.review.support import ReviewApp, data_quality_row, draft_row
+from vhub.review import dashboard, web
+from vhub.review.queue import FILTERS, PAGE_SIZE, TO_DO, queue_page, time_left
+from vhub.store import Database
+from vhub.store.tables import DataQualityItemRow, DraftRow, UserRow, WebSessionRow, utcnow
+
+NOW = datetime.fromisoformat("2026-11-27T10:00:00+00:00")
+WORKFLOWS = ("referral", "encompass", "marac", "isr_response")
+AUTHORITIES = ("herefordshire", "worcestershire", "shropshire", "telford_wrekin", None)
+RISKS = ("red", "amber", "green", "blue", None)
+STATUSES = ("awaiting_review", "awaiting_review", "returned", "approved", "sent", "rejected", "superseded")
+DEADLINES = (None, -timedelta(days=3), -timedelta(minutes=5), timedelta(hours=1), timedelta(hours=1), timedelta(days=2))
+
+
+def seed(session: Session, drafts: int, items: int, rng: random.Random) -> None:
+    """Synthetic drafts over every combination that matters (equal deadlines included) and data-quality items."""
+    user = UserRow(username="sam.reviewer", display_name="Sam Reviewer", role="reviewer", password_hash="-")
+    session.add(user)
+    session.flush()
+    for number in range(1, drafts + 1):
+        status = rng.choice(STATUSES)
+        offset = rng.choice(DEADLINES)
+        session.add(
+            draft_row(
+                number,
+                workflow=rng.choice(WORKFLOWS),
+                authority=rng.choice(AUTHORITIES),
+                risk=rng.choice(RISKS),
+                status=status,
+                deadline=None if offset is None else NOW + offset,
+                first_approver=user.id if status == "awaiting_review" and rng.random() < 0.3 else None,
+                claimed_by=user.id if rng.random() < 0.2 else None,
+                claimed_until=NOW + rng.choice((timedelta(minutes=-1), timedelta(minutes=10))),
+                created_at=NOW - timedelta(hours=rng.uniform(0, 24 * 9)),
+            )
+        )
+    for number in range(1, items + 1):
+        session.add(data_quality_row(system_id=number, status=rng.choice(("open", "open", "resolved"))))
+    session.flush()
+
+
+def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Every row of the queue, read into Python."""
+    names = dict(session.execute(select(UserRow.id, UserRow.display_name)).all())
+    rows = []
+    for d in session.scalars(select(DraftRow).where(DraftRow.status != "superseded")):
+        claimed = d.claimed_by if d.claimed_until and d.claimed_until > now else None
+        status = "second_approval" if d.status == "awaiting_review" and d.first_approver is not None else d.status
+        rows.append(
+            {
+                "kind": "draft",
+                "id": d.id,
+                "type": d.workflow,
+                "authority": d.authority,
+                "risk": d.risk,
+                "status": status,
+                "deadline": d.deadline,
+                "state": time_left(d.deadline, now)[1],
+                "reviewer": names.get(claimed) if claimed else None,
+            }
+        )
+    for item in session.scalars(select(DataQualityItemRow).where(DataQualityItemRow.status == "open")):
+        rows.append(
+            {
+                "kind": "data_quality",
+                "id": item.id,
+                "type": "data_quality",
+                "authority": None,
+                "risk": None,
+                "status": "awaiting_review",
+                "deadline": None,
+                "state": "no deadline",
+                "reviewer": None,
+            }
+        )
+    return rows
+
+
+def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: int, now: datetime) -> dict[str, Any]:
+    """What the queue shows, worked out the plain way from every row: filtered, counted, sorted and sliced in
+    Python. The queue must show exactly this."""
+    filters = {**filters, "status": filters.get("status") or "to_do"}  # by default, what waits for a person
+
+    def matches(row: dict[str, Any], skip: str | None = None) -> bool:
+        for name, value in filters.items():
+            if name == skip or not value:
+                continue
+            if name == "overdue":
+                if (value == "yes") != (row["state"] == "overdue"):
+                    return False
+            elif name == "status" and value == "to_do":
+                if row["status"] not in TO_DO:
+                    return False
+            elif str(row[name] or "") != value:
+                return False
+        return True
+
+    counts = {}
+    for name in FILTERS:
+        others = [row for row in rows if matches(row, skip=name)]
+        if name == "overdue":
+            counts[name] = Counter("yes" if row["state"] == "overdue" else "no" for row in others)
+        else:
+            counts[name] = Counter(str(row[name] or "") for row in others)
+    counts["status"]["to_do"] = sum(counts["status"][status] for status in TO_DO)
+    risk_rank = {"red": 0, "amber": 1, "green": 2, "blue": 3}
+    chosen = sorted(
+        (row for row in rows if matches(row)),
+        key=lambda r: (r["deadline"] is None, r["deadline"] or now, risk_rank.get(r["risk"], 4), r["kind"], r["id"]),
+    )
+    pages = max(1, -(-len(chosen) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    shown = chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return {
+        "rows": [(r["kind"], r["id"], r["status"], r["state"], r["reviewer"]) for r in shown],
+        "total": len(chosen),
+        "page": page,
+        "pages": pages,
+        "counts": {name: {value: n for value, n in found.items() if n} for name, found in counts.items()},
+    }
+
+
+def shown(session: Session, filters: dict[str, str], page: int, now: datetime) -> dict[str, Any]:
+    result = queue_page(session, filters, page, now)
+    return {
+        "rows": [(r.kind, r.id, r.status, r.state, r.reviewer) for r in result.rows],
+        "total": result.total,
+        "page": result.page,
+        "pages": result.pages,
+        "counts": {name: {value: n for value, n in found.items() if n} for name, found in result.counts.items()},
+    }
+
+
+@pytest.fixture
+def many(db: Database) -> Iterator[Session]:
+    """A session over 240 synthetic drafts and 30 data-quality items."""
+    with db.session() as session:
+        seed(session, 240, 30, random.Random(20261127))
+        yield session
+
+
+def test_filtered_pages_show_what_reading_every_row_would_show(many: Session) -> None:
+    """Across the filters' options, rows, order (deadline, then risk), status, state, reviewer, totals, pages and
+    every count are what the plain way gives."""
+    rows = every_row(many, NOW)
+    pairs = list(itertools.product(("", "shropshire"), ("", "red")))  # authority and risk, in turn
+    statuses = ("", "to_do", "awaiting_review", "second_approval", "sent", "superseded")
+    for number, (kind, status, overdue) in enumerate(
+        itertools.product(("", "referral", "data_quality"), statuses, ("", "yes", "no"))
+    ):
+        authority, risk = pairs[number % len(pairs)]
+        filters = {"type": kind, "authority": authority, "risk": risk, "status": status, "overdue": overdue}
+        for page in (1, 2, 99):  # 99: past the last page, which shows the last
+            assert reference_page(rows, filters, page, NOW) == shown(many, filters, page, NOW), (filters, page)
+
+
+def test_the_first_pages_of_the_whole_queue_show_what_reading_every_row_would_show(many: Session) -> None:
+    """With no filter (everything waiting for a person), each page in turn is the plain way's page."""
+    rows, pages = every_row(many, NOW), shown(many, {}, 1, NOW)["pages"]
+    assert pages > 2
+    for page in range(1, pages + 1):
+        assert reference_page(rows, {}, page, NOW) == shown(many, {}, page, NOW)
+
+
+def test_the_to_do_option_counts_everything_waiting_for_a_person(many: Session) -> None:
+    """ "Waiting for a person (all)" counts the drafts awaiting a first or second approval and the open items."""
+    counts = queue_page(many, {"status": "sent"}, 1, NOW).counts["status"]
+    assert counts["awaiting_review"] + counts["second_approval"] == counts["to_do"]
+    assert queue_page(many, {}, 1, NOW).total == counts["to_do"]
+
+
+def largest_result(session: Session, read: Callable[[], object]) -> int:
+    """The most rows any one statement returned to Python while ``read`` ran."""
+    sizes: list[int] = []
+
+    def count(state: ORMExecuteState) -> Any:
+        result = state.invoke_statement().freeze()
+        sizes.append(len(result().all()))
+        return result()
+
+    event.listen(session, "do_orm_execute", count)
+    try:
+        read()
+    finally:
+        event.remove(session, "do_orm_execute", count)
+    return max(sizes)
+
+
+def test_a_queue_page_reads_only_the_rows_it_shows(many: Session) -> None:
+    """However many drafts wait, no statement of a queue page returns more rows than a page holds."""
+    assert PAGE_SIZE >= largest_result(many, lambda: queue_page(many, {}, 2, NOW))
+    assert PAGE_SIZE >= largest_result(many, lambda: queue_page(many, {"status": "approved", "risk": "red"}, 1, NOW))
+
+
+def test_the_dashboard_counts_in_the_store(many: Session) -> None:
+    """No statement of the dashboard returns more rows than it has cells to show (counts come from GROUP BY)."""
+    cells = max(len(dashboard.backlog(many)), dashboard.OLDEST, dashboard.DAYS)
+    assert cells >= largest_result(many, lambda: dashboard.compute(many, NOW))
+
+
+@pytest.fixture
+def write_lock(review_app: ReviewApp) -> Iterator[Callable[[], sqlite3.Connection]]:
+    """Hold the store's write lock from another connection (uncommitted), with the app giving up on a lock after
+    a tenth of a second instead of 30 s."""
+    held: list[sqlite3.Connection] = []
+
+    def short_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 100")
+
+    event.listen(review_app.ctx.db.engine, "connect", short_wait)
+    review_app.ctx.db.engine.dispose()
+
+    def hold() -> sqlite3.Connection:
+        holder = sqlite3.connect(Path(review_app.db.engine.url.database or ""), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE drafts SET title = 'being changed' WHERE id = ?", (review_app.ids["draft"],))
+        held.append(holder)
+        return holder
+
+    yield hold
+    for holder in held:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_pages_answer_while_another_connection_holds_the_write_lock(
+    review_app: ReviewApp, write_lock: Callable[[], sqlite3.Connection]
+) -> None:
+    """Queue, dashboard, data-quality item and audit pages are read without the write lock: they answer while a
+    worker is in the middle of a write, showing what was committed before it."""
+    reviewer, admin = review_app.visitor("reviewer"), review_app.visitor("admin")
+    write_lock()
+    pages = ["/queue", "/queue?type=encompass&page=2", "/dashboard", "/dashboard/data", "/dashboard/fragment"]
+    pages.append(f"/data-quality/{review_app.ids['item']}")
+    answers = [reviewer.client.get(page) for page in pages] + [admin.client.get("/audit")]
+    assert [200] * len(answers) == [answer.status_code for answer in answers]
+    assert "being changed" not in answers[0].text
+
+
+def test_a_request_moves_the_session_on_at_most_once_a_minute(
+    review_app: ReviewApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within a minute of the last, a request leaves the session as it is (so it only reads); later, it keeps
+    the session alive from that moment."""
+    reviewer = review_app.visitor("reviewer")
+
+    def last_seen() -> datetime | None:
+        with review_app.db.session(read_only=True) as session:
+            return session.scalars(select(WebSessionRow.last_seen_at).order_by(WebSessionRow.id.desc())).first()
+
+    before = last_seen()
+    assert before is not None
+    monkeypatch.setattr(web, "utcnow", lambda: before + timedelta(seconds=50))
+    assert 200 == reviewer.client.get("/queue").status_code
+    assert before == last_seen()
+    later = utcnow() + timedelta(minutes=2)
+    monkeypatch.setattr(web, "utcnow", lambda: later)
+    assert 200 == reviewer.client.get("/queue").status_code
+    assert later == last_seen()

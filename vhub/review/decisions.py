@@ -53,7 +53,8 @@ def claim(session: Session, draft: DraftRow, user: User, *, now: datetime, minut
     return None
 
 
-def _for_change(session: Session, draft_id: int, user: User, row_version: int, *, now: datetime) -> DraftRow:
+def _locked(session: Session, draft_id: int, row_version: int) -> DraftRow:
+    """The draft, locked for the change, if it is still the version the person had open."""
     draft = session.scalars(select(DraftRow).where(DraftRow.id == draft_id).with_for_update()).first()
     if draft is None:
         raise BusinessError(f"There is no draft #{draft_id}.", code="not_found")
@@ -62,6 +63,11 @@ def _for_change(session: Session, draft_id: int, user: User, row_version: int, *
             f"Draft #{draft_id} changed while you had it open (it is now {draft.status.replace('_', ' ')}). "
             "Your change was not saved: open the draft again to see the latest version."
         )
+    return draft
+
+
+def _for_change(session: Session, draft_id: int, user: User, row_version: int, *, now: datetime) -> DraftRow:
+    draft = _locked(session, draft_id, row_version)
     if draft.status != DraftStatus.AWAITING_REVIEW:
         raise Conflict(f"Draft #{draft_id} is already {draft.status.replace('_', ' ')}; nothing was changed.")
     if draft.claimed_by not in (None, user.id) and draft.claimed_until and draft.claimed_until > now:
@@ -220,14 +226,7 @@ def take_back(
         raise BusinessError(
             "Say why you are taking the draft back: the reason is kept with the decision.", code="reason_required"
         )
-    draft = session.scalars(select(DraftRow).where(DraftRow.id == draft_id).with_for_update()).first()
-    if draft is None:
-        raise BusinessError(f"There is no draft #{draft_id}.", code="not_found")
-    if draft.row_version != row_version:
-        raise Conflict(
-            f"Draft #{draft_id} changed while you had it open (it is now {draft.status.replace('_', ' ')}). "
-            "Nothing was changed: open it again to see the latest version."
-        )
+    draft = _locked(session, draft_id, row_version)
     if draft.status not in (DraftStatus.APPROVED, DraftStatus.SENDING):
         raise Conflict(
             f"Draft #{draft_id} is {draft.status.replace('_', ' ')}: only an approved draft not yet sent "

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Route
 
-from bots.submission import Submission, SubmissionBot, SubmissionUnconfirmed
+from bots.submission import Submission, SubmissionBot, SubmissionUnconfirmed, submission_key
 from vhub.models import LONDON
 from vhub.runtime import free_port, wait_for_http
 from vhub.settings import PROJECT_ROOT
@@ -106,3 +106,18 @@ def check_a_session_ended_before_the_post_still_sends_once(
     assert 1 == len(expired)
     assert admin(bot.base_url, "GET", "stats")["session_expiries"] > before
     assert ([reference], True) == ([item["reference"] for item in held(bot, submission.key)], submitted)
+
+
+def referral_submission(
+    draft_id: int, authority: str, recipient: dict[str, Any], payload: dict[str, Any]
+) -> Submission:
+    """A referral of incident OCC/26/000101 to ``authority``, with its own submission key."""
+    return Submission(
+        draft_id=draft_id,
+        key=submission_key(draft_id, f"referral|OCC/26/000101|{authority}|{draft_id}"),
+        workflow="referral",
+        recipient=recipient,
+        payload=payload,
+        text=payload["narrative"],
+        source_ref="OCC/26/000101",
+    )

@@ -23,12 +23,13 @@ from structlog.testing import capture_logs
 from bots.locators import PageLocators, load
 from bots.referral_portal import ReferralPortalBot, bot_for, load_route
 from bots.referral_portal.route import check_route
-from bots.submission import PartnerRejected, Submission, submission_key
+from bots.submission import PartnerRejected, Submission
 from tests.bots.conftest import (
     admin,
     as_the_portal_keeps_it,
     check_a_lost_confirmation_is_found_not_sent_again,
     held,
+    referral_submission,
 )
 from tests.factories import raw_incident
 from vhub import redaction
@@ -110,16 +111,7 @@ def referral(authority: str, **children: dict[str, Any]) -> Submission:
     payload = copy.deepcopy(payload)
     for name, changes in children.items():
         payload["children"][int(name.removeprefix("child_")) - 1].update(changes)
-    draft_id = next(_draft_ids)
-    return Submission(
-        draft_id=draft_id,
-        key=submission_key(draft_id, f"referral|OCC/26/000101|{authority}|{draft_id}"),
-        workflow="referral",
-        recipient=recipient,
-        payload=payload,
-        text=payload["narrative"],
-        source_ref="OCC/26/000101",
-    )
+    return referral_submission(next(_draft_ids), authority, recipient, payload)
 
 
 # -- the portals and the bot -----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from bots.locators import load
 from bots.portal import join_url
 from bots.referral_portal import ReferralPortalBot, bot_for, load_route
 from bots.referral_portal.route import PortalRoute, check_route, route_problems
-from bots.submission import DraftNotSendable, PartnerRejected, Submission, submission_key
+from bots.submission import DraftNotSendable, PartnerRejected, Submission
 from fixtures.referral_portals.testshire import AREA
 from tests.bots.conftest import (
     admin,
@@ -38,6 +38,7 @@ from tests.bots.conftest import (
     check_a_lost_confirmation_is_found_not_sent_again,
     check_a_second_delivery_finds_the_first,
     held,
+    referral_submission,
     serving,
 )
 from tests.factories import raw_incident
@@ -150,17 +151,8 @@ def referral(drafted: list[Drafted], **changes: Any) -> Submission:
     """A submission of the drafted referral (top-level parts of its payload replaced by ``changes``) with a key
     never used before."""
     recipient, payload = drafted
-    draft_id = next(_draft_ids)
     payload = {**copy.deepcopy(payload), **copy.deepcopy(changes)}
-    return Submission(
-        draft_id=draft_id,
-        key=submission_key(draft_id, f"referral|OCC/26/000101|{AUTHORITY}|{draft_id}"),
-        workflow="referral",
-        recipient=recipient,
-        payload=payload,
-        text=payload["narrative"],
-        source_ref="OCC/26/000101",
-    )
+    return referral_submission(next(_draft_ids), AUTHORITY, recipient, payload)
 
 
 # -- the portal and the bot ------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             summary["auto_approved"] = approved
             summary.update(_delivery(ctx, stack.urls))
         summary["duration_s"] = round(time.monotonic() - started, 1)
-        with ctx.db.session() as session:
+        with ctx.db.session(read_only=True) as session:
             unfinished = unfinished_work(
                 session,
                 run_id,
@@ -142,7 +142,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
                 time_limit_s=None if finished else options.time_limit_s,
             )
         summary.update(conclude(summary, unfinished, incidents=len(truth.incidents), invalid=expected_invalid))
-        with ctx.db.session() as session:
+        with ctx.db.session(read_only=True) as session:
             report = build_backlog(session, load_config(), utcnow())
         summary["backlog_report"] = str(write_backlog(report, settings.data_path / "reports")[0])
         out.write(render_summary(summary))
@@ -170,7 +170,7 @@ def _wait_quiet(ctx: context.AppContext, deadline: float, progress: Progress) ->
     """Show sending until no job is left twice in a row (True) or the time limit (False)."""
     quiet = 0
     while time.monotonic() < deadline and quiet < 2:
-        with ctx.db.session() as session:
+        with ctx.db.session(read_only=True) as session:
             sent = session.scalar(select(func.count(DraftRow.id)).where(DraftRow.status == "sent")) or 0
             approved = (
                 session.scalar(
@@ -188,7 +188,7 @@ def _wait_quiet(ctx: context.AppContext, deadline: float, progress: Progress) ->
 def _delivery(ctx: context.AppContext, urls: dict[str, str]) -> dict[str, Any]:
     counts = portal_counts(urls)
     sent = sent_by_portal(ctx)
-    with ctx.db.session() as session:
+    with ctx.db.session(read_only=True) as session:
         returned = (
             session.scalar(select(func.count(DraftRow.id)).where(DraftRow.attention_reason.like("The partner (%"))) or 0
         )
@@ -221,7 +221,7 @@ def _follow(ctx: context.AppContext, run_id: str, deadline: float, progress: Pro
     phase = ""
     state: dict[str, Any] = {}
     while time.monotonic() < deadline and quiet < 2:
-        with ctx.db.session() as session:
+        with ctx.db.session(read_only=True) as session:
             state = run_progress(session, run_id)
             handed_over = session.get_one(RunRow, run_id).triage_queued_at is not None
             if handed_over:
@@ -304,7 +304,7 @@ def conclude(summary: dict[str, Any], unfinished: list[str], *, incidents: int, 
 
 def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any]) -> dict[str, Any]:
     counts = Counter(state.get("counts", {}))
-    with ctx.db.session() as session:
+    with ctx.db.session(read_only=True) as session:
         ingest_items = session.scalars(
             select(DataQualityItemRow)
             .where(DataQualityItemRow.source_system == SYSTEM)

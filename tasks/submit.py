@@ -156,15 +156,14 @@ def _back_to_review(draft_id: int, portal: str, message: str, *, not_sent: bool 
             else f"The partner ({portal}) refused it: {message} Correct the draft and approve it again."
         )
         # A new version to approve: the approvals that sent the refused one do not send the next.
-        draft.content_version += 1
-        draft.first_approver = None
         move(
             session,
             draft,
             DraftStatus.AWAITING_REVIEW,
             actor="submit",
             action="draft.not_sendable" if not_sent else "draft.refused_by_partner",
-            after={"portal": portal, "partner_message": message, "content_version": draft.content_version},
+            after={"portal": portal, "partner_message": message},
+            new_content=True,
         )
     log.warning("submission refused or not sendable as drafted; back to review", portal=portal, not_sent=not_sent)
 

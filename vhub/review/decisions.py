@@ -246,15 +246,14 @@ def take_back(
     draft.attention_reason = f"Taken back to review by {user.display_name}: {reason.strip()}"
     draft.claimed_by = draft.claimed_until = None
     _record(session, draft, user, "taken_back", reason.strip())
-    draft.content_version += 1  # a new round: the approvals that sent it before do not send it again
-    draft.first_approver = None
-    move(
+    move(  # a new round: the approvals that sent it before do not send it again
         session,
         draft,
         DraftStatus.AWAITING_REVIEW,
         actor=user.username,
         action="draft.taken_back",
-        after={"reason": reason.strip(), "content_version": draft.content_version},
+        after={"reason": reason.strip()},
+        new_content=True,
     )
 
 

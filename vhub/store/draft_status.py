@@ -66,8 +66,10 @@ def move(
     actor: str,
     action: str,
     after: dict[str, Any] | None = None,
+    new_content: bool = False,
 ) -> None:
-    """Move ``draft`` to status ``to`` if its life allows it; bump its version and audit the move."""
+    """Move ``draft`` to status ``to`` if its life allows it; bump its version and audit the move.
+    ``new_content``: as for ``change``, the move starts a new version to approve."""
     current = DraftStatus(draft.status)
     if to not in ALLOWED[current]:
         raise IllegalMove(f"Draft #{draft.id} cannot go from {current.value} to {to.value}; nothing was changed.")
@@ -79,6 +81,7 @@ def move(
         action=action,
         before={"status": current.value},
         after={"status": to.value, **(after or {})},
+        new_content=new_content,
     )
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from vhub import context, logs
-from vhub.errors import VhubError
+from vhub.errors import ConfigurationError, VhubError
 from vhub.settings import Settings, display_url, keep_private
 
 
@@ -321,12 +321,42 @@ def cmd_portals(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "review":
         return cmd_bench_review(args)
+    if args.what == "run":
+        return cmd_bench_run(args)
     from vhub.simulated.bench import bench_read
 
     settings = _settings()
     settings.ensure_dirs()
     bench_read(settings, pages=args.pages, rounds=3 if args.rounds is None else args.rounds)
     return 0
+
+
+def cmd_bench_run(args: argparse.Namespace) -> int:
+    from vhub.simulated.bench_run import bench_run
+
+    try:
+        incidents = [int(part.replace("_", "")) for part in args.incidents.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigurationError(
+            f"--incidents takes numbers separated by commas, such as 1000,5000,10000 (not '{args.incidents}').",
+            code="bench_arguments",
+        ) from None
+    settings = _settings()
+    settings.ensure_dirs()
+    report = bench_run(
+        settings,
+        incidents=incidents,
+        workers=args.workers,
+        latency_ms=args.latency,
+        send_per_portal=args.send_per_portal,
+        review_drafts=args.drafts,
+        review_clients=args.clients,
+        review_rounds=10 if args.rounds is None else args.rounds,
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return 0 if all(run["complete"] for run in report["runs"]) else 1
 
 
 def cmd_bench_review(args: argparse.Namespace) -> int:
@@ -473,17 +503,32 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the bots' speed against a baseline in the same run")
     bench.add_argument(
         "what",
-        choices=["read", "review"],
-        help="read: reading incident pages from the records system; review: the review app's pages with a backlog",
+        choices=["run", "read", "review"],
+        help="run: whole runs at each --incidents beside the floor and a naive bot, sending, memory, then the "
+        "review app; read: reading incident pages from the records system; review: the review app's pages with "
+        "a backlog",
     )
+    bench.add_argument(
+        "--incidents", default="1000,5000,10000", help="run: the sizes of the runs, comma-separated (1000,5000,10000)"
+    )
+    bench.add_argument("--workers", type=int, default=2, help="run: workers (and the floor's threads)")
+    bench.add_argument(
+        "--latency", type=float, default=0.0, help="run: milliseconds the simulated systems add to each request (0)"
+    )
+    bench.add_argument(
+        "--send-per-portal", type=int, default=20, help="run: drafts approved and sent to each portal (0: none)"
+    )
+    bench.add_argument("--json", type=Path, default=None, help="run: also write the figures to this JSON file")
     bench.add_argument("--pages", type=int, default=40)
     bench.add_argument(
         "--rounds",
         type=int,
         default=None,
-        help="read: rounds of each way (3); review: requests per page per reviewer (10)",
+        help="read: rounds of each way (3); review and run: requests per page per reviewer (10)",
     )
-    bench.add_argument("--drafts", type=int, default=10_000, help="review: drafts in the store")
+    bench.add_argument(
+        "--drafts", type=int, default=10_000, help="review, and after a run: drafts in the store (run: 0, not timed)"
+    )
     bench.add_argument("--clients", type=int, default=10, help="review: reviewers signed in at once")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -24,7 +24,7 @@ from vhub.store.tables import DraftRow, SubmissionRow, UserRow, utcnow
 AUTO_APPROVER = ("auto-approve", "auto-approve (demo)")
 
 
-def _auto_approver(ctx: AppContext) -> User:
+def auto_approver(ctx: AppContext) -> User:
     username, display_name = AUTO_APPROVER
     with ctx.db.session() as session:
         row = session.scalar(select(UserRow).where(UserRow.username == username))
@@ -44,7 +44,7 @@ def _auto_approver(ctx: AppContext) -> User:
 
 def approve_all(ctx: AppContext) -> int:
     """Approve every draft awaiting review as the demo's auto-approver; returns how many."""
-    user = _auto_approver(ctx)
+    user = auto_approver(ctx)
     with ctx.db.session() as session:
         waiting = list(
             session.execute(

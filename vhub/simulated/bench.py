@@ -107,7 +107,7 @@ class _Clock:
         return wall, (_cpu_ticks(self.skip) - cpu) * self.tick_ms / len(ids)
 
 
-def _naive(browser_launcher: Callable[[], Browser], base_url: str) -> Callable[[int], dict[str, Any]]:
+def naive_reader(browser_launcher: Callable[[], Browser], base_url: str) -> Callable[[int], dict[str, Any]]:
     """A bot that launches a browser, signs in, reads one page and closes the browser, for every page."""
     pages = load("records_system")
     sign_in, incident = pages["sign_in"], pages["incident"]
@@ -172,7 +172,7 @@ def bench_read(settings: Settings, *, pages: int = 40, rounds: int = 3, out: Tex
 
             with httpx.Client(cookies=cookies, follow_redirects=False, timeout=30) as client:
                 ways: list[tuple[str, Callable[[int], Any], list[int]]] = [
-                    (NAIVE, _naive(launch, base_url), naive_ids),
+                    (NAIVE, naive_reader(launch, base_url), naive_ids),
                     (BROWSER, by_browser.read_incident, ids),
                     (REQUEST, by_request.read_incident, ids),
                     (FLOOR, _floor(client, base_url), ids),

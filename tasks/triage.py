@@ -68,14 +68,15 @@ def triage_incident(reference: str, version: str, replace: bool = False) -> dict
         if row is None:
             log.warning("incident version not stored; nothing to triage")
             return {"reference": reference, "outcome": "missing"}
-        redaction.remember_record(to_model(row))
+        stored = to_model(row)
+        redaction.remember_record(stored)
         latest = row.is_latest
         result = load_triage(session, row.id)
         if result is not None and replace:
             drop_triage(session, row.id, actor="triage")
             result = None
         if result is None:
-            incident = apply_to_incident(to_model(row), triage_corrections(session, row.system_id, moment))
+            incident = apply_to_incident(stored, triage_corrections(session, row.system_id, moment))
             victims = [person_key(p, incident) for p in incident.people if p.role is Role.victim]
             history = load_history(session, incident, marac_referrals(session, victims, exclude_reference=reference))
             result = triage(incident, history, config, now=utcnow())

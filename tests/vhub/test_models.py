@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,8 +17,10 @@ from vhub.isr import IsrRequest
 from vhub.models import (
     LONG_TEXT_MAX,
     Role,
+    _long_text,
     describe_validation_error,
     normalise_postcode,
+    one_line,
     parse_uk_date,
     parse_uk_datetime,
     validate_incident,
@@ -248,3 +252,18 @@ def test_an_isr_request_has_the_same_limits_and_plausibility() -> None:
     with pytest.raises(ValidationError) as caught:
         IsrRequest.model_validate(raw)
     assert ["subjects[0].date_of_birth: is after the request date"] == describe_validation_error(caught.value)
+
+
+def test_the_control_character_check_is_unicodes_cc_and_cs_for_every_code_point() -> None:
+    """Short text refuses exactly the characters of Unicode's Cc and Cs categories; long text the same less line
+    breaks and tabs: checked for every code point, so the fast character class cannot drift from the rule."""
+    refused_short, refused_long = [], []
+    for code_point in range(sys.maxunicode + 1):
+        char = chr(code_point)
+        for check, refused in ((one_line, refused_short), (_long_text, refused_long)):
+            try:
+                check(char)
+            except ValueError:
+                refused.append(char)
+    control = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cs")]
+    assert (control, [c for c in control if c not in "\n\r\t"]) == (refused_short, refused_long)

@@ -44,7 +44,10 @@ class Simulators:
             extra=self.extra,
         )
         child = stack.start_child("fixtures", argv)
-        urls = wait_for_ports_file(ports_file, child)
+        # The records system generates its incidents before it listens: allow for that (about 4 s for 10,000
+        # on a quiet 2-core machine, several times that on a busy one).
+        incidents = knobs.fixtures_incidents if self.incidents is None else self.incidents
+        urls = wait_for_ports_file(ports_file, child, timeout=30.0 + incidents / 100)
         for url in urls.values():
             wait_for_http(f"{url}/_admin/health", child)
         return {name: simulated_system(name, url) for name, url in urls.items()}

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from vhub.store.audit import record_event
 from vhub.store.draft_status import DraftStatus, change, move
+from vhub.store.incidents import WHOLE
 from vhub.store.tables import DraftRow, IncidentRow, TriageResultRow
 from vhub.triage.model import TriageResult
 
@@ -24,8 +25,11 @@ LIVE_AFTER_REVIEW = (DraftStatus.APPROVED, DraftStatus.SENDING, DraftStatus.SENT
 
 
 def incident_row(session: Session, reference: str, version: datetime) -> IncidentRow | None:
+    """One stored version with every part of it loaded (``to_model`` reads them all)."""
     return session.scalar(
-        select(IncidentRow).where(IncidentRow.reference == reference, IncidentRow.last_modified == version)
+        select(IncidentRow)
+        .where(IncidentRow.reference == reference, IncidentRow.last_modified == version)
+        .options(*WHOLE)
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import raw_incident
 from vhub.models import validate_incident
 from vhub.store import Database
-from vhub.store.incidents import count_incidents, load_incident, match_key, save_incident
+from vhub.store.drafts import incident_row
+from vhub.store.incidents import count_incidents, load_incident, match_key, save_incident, to_model
 from vhub.store.tables import AuditEventRow, PersonRow
 
 
@@ -63,3 +64,34 @@ def test_audit_trail_is_append_only(db: Database) -> None:
     for statement in ("UPDATE audit_events SET actor = 'someone else'", "DELETE FROM audit_events"):
         with pytest.raises(IntegrityError, match="append-only"), db.session() as session:
             session.execute(text(statement))
+
+
+def test_a_stored_version_is_read_whole_in_the_same_statements_however_many_people_it_holds(db: Database) -> None:
+    """Reading a version for triage or drafting and rebuilding it takes one statement per table, not one per
+    person: an incident with seven people costs what one with three does."""
+
+    def statements_to_rebuild(people: int) -> int:
+        raw = raw_incident(reference=f"OCC/26/{people:06d}")
+        raw["people"] += [
+            dict(raw["people"][0], nominal_ref=f"N{900000 + n}", forename=f"Name{n}") for n in range(people - 3)
+        ]
+        incident = validate_incident(raw)
+        with db.session() as session:
+            save_incident(session, incident, source_system="records_system")
+        executed: list[str] = []
+
+        def count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+            executed.append(statement)
+
+        with db.session() as session:
+            engine = session.get_bind()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                row = incident_row(session, incident.reference, incident.last_modified)
+                assert row is not None
+                assert people == len(to_model(row).people)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        return len(executed)
+
+    assert statements_to_rebuild(3) == statements_to_rebuild(7) <= 7

@@ -104,6 +104,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from bots.records_system import RecordsBot
+    from vhub.browser import close_all
+    from vhub.portals import external_systems
+    from vhub.verify import as_json, render, verify
+
+    ctx = _running_context()
+    listed = None
+    if not args.no_source:
+        try:
+            listed = RecordsBot(ctx.settings).list_changed_since(None)
+        finally:
+            close_all()
+    partners = None
+    if ctx.settings.mode == "simulated":  # the simulated portals list what they hold; live ones offer no such list
+        from vhub.simulated.auto_approve import partner_records
+
+        partners = partner_records({name: ctx.settings.external(name).url for name in external_systems()})
+    with ctx.db.session(read_only=True) as session:
+        checks = verify(
+            session,
+            ctx.jobs,
+            listed=listed,
+            partners=partners,
+            second_approver_for_red=ctx.settings.review_second_approver_for_red,
+        )
+    print(render(checks), end="")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(as_json(checks), indent=2), encoding="utf-8")
+    return 0 if all(check.passed for check in checks) else 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tasks.ingest import start_scan
     from tasks.isr import start_isr_scan
@@ -396,6 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="queue depths, workers, failures and what is stored")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+
+    verify_parser = sub.add_parser(
+        "verify", help="check the invariants against the store, the queues and the partners' own records"
+    )
+    verify_parser.add_argument("--json", type=Path, default=None, help="also write every check and breach here")
+    verify_parser.add_argument(
+        "--no-source", action="store_true", help="do not read the records system's list (no browser)"
+    )
+    verify_parser.set_defaults(func=cmd_verify)
 
     run = sub.add_parser("run", help="queue a run now")
     run.add_argument(

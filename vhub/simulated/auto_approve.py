@@ -67,21 +67,31 @@ def approve_all(ctx: AppContext) -> int:
     return len(waiting)
 
 
-def portal_counts(urls: dict[str, str]) -> dict[str, Any]:
-    """What each partner portal holds, by its own admin endpoint, and any key it holds twice."""
-    by_portal: dict[str, int] = {}
-    duplicates: dict[str, int] = {}
+def partner_records(urls: dict[str, str]) -> dict[str, list[str | None]]:
+    """What each simulated partner portal holds, by its own admin endpoint: the submission key of each item."""
+    records: dict[str, list[str | None]] = {}
     for name, url in sorted(urls.items()):
         if name == "records_system":
             continue
-        response = httpx.get(f"{url}/_admin/submissions", timeout=10)
+        response = httpx.get(f"{url}/_admin/submissions", timeout=30)
         if response.status_code == 404:
             continue
-        items = response.json()["submissions"]
-        by_portal[name] = len(items)
-        keys = Counter(item.get("key") for item in items if item.get("key"))
-        duplicates[name] = sum(count - 1 for count in keys.values() if count > 1)
-    return {"submissions_by_portal": by_portal, "duplicates_in_portals": duplicates}
+        response.raise_for_status()
+        records[name] = [item.get("key") for item in response.json()["submissions"]]
+    return records
+
+
+def portal_counts(urls: dict[str, str]) -> dict[str, Any]:
+    """What each portal holds, and any key it holds twice."""
+    records = partner_records(urls)
+    duplicates = {}
+    for name, keys in records.items():
+        counts = Counter(key for key in keys if key)
+        duplicates[name] = sum(count - 1 for count in counts.values() if count > 1)
+    return {
+        "submissions_by_portal": {name: len(keys) for name, keys in records.items()},
+        "duplicates_in_portals": duplicates,
+    }
 
 
 def sent_by_portal(ctx: AppContext) -> dict[str, int]:

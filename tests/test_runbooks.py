@@ -38,13 +38,13 @@ COMMAND_TIMEOUT_S = 300
 STATE_TIMEOUT_S = 240
 
 _FENCE = re.compile(
-    r"(?:^[ \t]*<!--\s*runbook-test:(?P<marker>.*?)-->[ \t]*\n(?:[ \t]*\n)?)?"
+    r"(?:^[ \t]*<!--\s*runbook-test:(?P<marker>[^\n]*?)-->[ \t]*\n(?:[ \t]*\n)?)?"
     r"^[ \t]*(?P<fence>`{3,})(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^[ \t]*(?P=fence)[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
-_PLACEHOLDER = re.compile(r"(?<![$\w-])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*(?![\w=])")
+_PLACEHOLDER = re.compile(r"(?<![${\w-])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*(?![\w=])")
 """An upper-case word left in a command (JOB_ID, NAME): a value the runbook's reader fills in."""
-_NOT_PLACEHOLDERS = {"OK", "UK", "VHB", "CSV", "HTML", "JSON", "URL", "ISR", "MARAC", "DASH", "PPN", "CRA", "UTC"}
+_NOT_PLACEHOLDERS = {"OK", "UK", "CSV", "HTML", "JSON", "URL", "ISR", "MARAC", "DASH", "PPN", "CRA", "UTC"}
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,17 @@ def blocks(document: Path) -> list[Block]:
             )
         )
     return found
+
+
+def stray_markers(document: Path) -> list[int]:
+    """The lines of markers that are not just above a fenced block (so would mark nothing), outside any block."""
+    text = document.read_text(encoding="utf-8")
+    taken = [(match.start(), match.end()) for match in _FENCE.finditer(text)]
+    return [
+        text.count("\n", 0, marker.start()) + 1
+        for marker in re.finditer(r"<!--\s*runbook-test:", text)
+        if not any(start <= marker.start() < end for start, end in taken)
+    ]
 
 
 def _shell_blocks(documents: list[Path]) -> list[Block]:
@@ -319,6 +330,12 @@ def run(block: Block, env: dict[str, str], values: dict[str, str]) -> list[str]:
     return failures
 
 
+@pytest.mark.parametrize("document", RUN, ids=lambda document: str(document.relative_to(ROOT)))
+def test_every_marker_is_just_above_a_block(document: Path) -> None:
+    """A `runbook-test` marker on its own, away from a block, is a mistake: it would mark nothing."""
+    assert [] == stray_markers(document), f"{document.relative_to(ROOT)}: markers not just above a fenced block"
+
+
 def test_the_documents_hold_runnable_commands() -> None:
     """The scan finds shell blocks that run, in the runbooks (an empty scan would prove nothing)."""
     runnable = [block for block in _shell_blocks(RUN) if block.runs and block.document.parent.name == "runbooks"]
@@ -365,8 +382,8 @@ def test_a_failing_command_is_reported_with_its_line_and_output(tmp_path: Path) 
 
 
 def test_markers_set_the_exit_code_the_values_and_what_is_not_run(tmp_path: Path) -> None:
-    """`exits N` expects N, `with` and a state's values fill placeholders, `not run:` needs a reason and a
-    clause the test does not know is refused."""
+    """`exits N` expects N, `with` and a state's values fill placeholders, `not run:` needs a reason, a clause
+    the test does not know is refused, and a marker away from a block is found."""
     found = _example(
         tmp_path,
         "<!-- runbook-test: exits 3; with example_portal=referral_shropshire -->\n```sh\n"
@@ -389,6 +406,8 @@ def test_markers_set_the_exit_code_the_values_and_what_is_not_run(tmp_path: Path
         found[2].problems,
         found[3].problems,
     )
+    _example(tmp_path, "<!-- runbook-test: needs failed-job -->\n\nA paragraph between.\n\n```sh\nvhub status\n```\n")
+    assert [1] == stray_markers(tmp_path / "example-runbook.md")
 
 
 COMMAND = re.compile(r"^(?:[A-Z_]+=\S+\s+)*(?:\.venv/bin/)?vhub (.+)$")

@@ -248,10 +248,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunbookStack]:
 
 
 def overnight_run(stack: RunbookStack) -> dict[str, str]:
-    """A scan of the records system has run to the end, as after a night."""
-    stack.vhub("run", "scan")
+    """A scan of the records system has run to the end, as after a night. RUN_ID is the run."""
+    queued = re.search(r"\(run ([\w-]+)\)", stack.vhub("run", "scan"))
+    assert queued, "`vhub run scan` did not name its run"
     stack.wait_quiet()
-    return {}
+    return {"RUN_ID": queued[1]}
 
 
 def failed_job(stack: RunbookStack) -> dict[str, str]:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from vhub import context, logs
@@ -15,6 +16,20 @@ from vhub.settings import Settings, display_url, keep_private
 
 def _settings() -> Settings:
     return Settings()
+
+
+ANCHOR_HELP = "the synthetic night ends at this moment (ISO 8601 with its zone); default 2026-11-26T06:00:00+00:00"
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 date and time with its zone, for an option."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time such as 2026-12-01T06:00:00+00:00") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add one, such as +00:00")
+    return moment
 
 
 class NoStack(VhubError):
@@ -178,6 +193,7 @@ def cmd_fixtures_serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         incidents=args.incidents,
         extra=args.extra,
+        anchor=args.anchor,
     )
     return 0
 
@@ -185,7 +201,7 @@ def cmd_fixtures_serve(args: argparse.Namespace) -> int:
 def cmd_fixtures_dump(args: argparse.Namespace) -> int:
     from vhub.simulated.systems import ground_truth_json
 
-    print(ground_truth_json(args.seed, args.incidents))
+    print(ground_truth_json(args.seed, args.incidents, args.anchor))
     return 0
 
 
@@ -483,10 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=2026)
     serve.add_argument("--incidents", type=int, default=300)
     serve.add_argument("--extra", type=Path, default=None, help="JSON file of extra incidents to plant")
+    serve.add_argument("--anchor", type=_moment, default=None, help=ANCHOR_HELP)
     serve.set_defaults(func=cmd_fixtures_serve)
     dump = fixtures_sub.add_parser("dump", help="print the generator's ground truth as JSON")
     dump.add_argument("--seed", type=int, default=2026)
     dump.add_argument("--incidents", type=int, default=300)
+    dump.add_argument("--anchor", type=_moment, default=None, help=ANCHOR_HELP)
     dump.set_defaults(func=cmd_fixtures_dump)
 
     db = sub.add_parser("db", help="the database")

@@ -28,6 +28,19 @@ def test_dump_prints_the_ground_truth(tmp_path: Path) -> None:
     assert truth["planted"]["invalid"] and truth["planted"]["hidden_high_risk"]
 
 
+def test_dump_ends_the_synthetic_night_at_the_anchor_given(tmp_path: Path) -> None:
+    """`--anchor` moves the records to end at that moment; one with no time zone is refused with the reason."""
+    result = vhub("fixtures", "dump", "--incidents", "30", "--anchor", "2027-03-02T07:15:00+00:00", data_dir=tmp_path)
+    truth = json.loads(result.stdout)
+    assert (0, "2027-03-02T07:15:00+00:00", "2027-02-02T07:15:00+00:00") == (
+        result.returncode,
+        truth["anchor"],
+        truth["historic_backlog"]["before"],
+    )
+    refused = vhub("fixtures", "dump", "--anchor", "2027-03-02T07:15", data_dir=tmp_path)
+    assert (2, True) == (refused.returncode, "has no time zone" in refused.stderr)
+
+
 def test_status_without_a_stack_says_what_to_do(tmp_path: Path) -> None:
     """With nothing running, status still reports the store and says how to start the queues."""
     result = vhub("status", data_dir=tmp_path)

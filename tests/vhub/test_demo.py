@@ -109,3 +109,15 @@ def test_a_version_not_read_or_failed_is_named(db: Database) -> None:
 def test_the_default_time_limit_grows_with_the_run() -> None:
     """Five minutes plus a second an incident: 3,000 incidents get 55 minutes, not the 30 that cut a run short."""
     assert [600.0, 1300.0, 3300.0] == [default_timeout_s(n) for n in (300, 1000, 3000)]
+
+
+def test_the_summary_names_the_historic_backlog() -> None:
+    """The summary says how many incidents are historic backlog, from when, and how the queue labels them."""
+    summary = {
+        **summary_of(conclude(STORED, [], incidents=2, invalid=0)),
+        "historic_backlog": {"incidents": 54, "before": "03/11/2026"},
+    }
+    assert (
+        "  Historic backlog:                  54 of the incidents happened before 03/11/2026: not the night's; in the "
+        'queue, "historic backlog" beside the deadline'
+    ) in render_summary(summary).splitlines()

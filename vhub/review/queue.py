@@ -37,6 +37,7 @@ from vhub.store.tables import DataQualityItemRow, DraftRow, UserRow
 
 PAGE_SIZE = 25
 DUE_SOON = timedelta(hours=4)
+HISTORIC_AFTER = timedelta(days=7)  # a deadline this long gone when the draft was made marks historic backlog
 RISK_RANK = {"red": 0, "amber": 1, "green": 2, "blue": 3}  # any other risk, or none, after blue
 TYPES = {
     "referral": "Referral",
@@ -74,6 +75,7 @@ class Row:
     state: str  # on time, due soon, overdue, no deadline
     reviewer: str | None
     needs_attention: bool
+    historic: bool = False  # historic backlog: see ``historic_backlog``
 
     @property
     def href(self) -> str:
@@ -111,6 +113,12 @@ def time_left(deadline: datetime | None, now: datetime) -> tuple[str, str]:
 # the same columns, so one set of conditions filters both. Counts are GROUP BYs on each kind apart (SQLite flattens
 # such a subquery into a scan of one covering index); a page is the two kinds merged by one ORDER BY ... LIMIT.
 # The statements are built once: every filter is a parameter, "" for any, so a request only binds its values.
+def historic_backlog(deadline: datetime | None, created_at: datetime | None) -> bool:
+    """Whether a draft is historic backlog: its deadline had passed more than ``HISTORIC_AFTER`` before the draft
+    was made (an old incident read late, as on the first run over a force's records), so "overdue" is no news."""
+    return deadline is not None and created_at is not None and deadline < created_at - HISTORIC_AFTER
+
+
 _KIND_ORDER = {"data_quality": 0, "draft": 1}  # at the same deadline and risk, data-quality items first
 
 
@@ -254,6 +262,7 @@ def _shown(session: Session, keys: list[tuple[int, int]], now: datetime) -> list
                 DraftRow.claimed_by,
                 DraftRow.claimed_until,
                 DraftRow.needs_attention,
+                DraftRow.created_at,
             ).where(DraftRow.id.in_(draft_ids))
         )
     }
@@ -295,6 +304,7 @@ def _shown(session: Session, keys: list[tuple[int, int]], now: datetime) -> list
                     state,
                     names.get(claimed[draft.id]) if draft.id in claimed else None,
                     draft.needs_attention,
+                    historic=historic_backlog(draft.deadline, draft.created_at),
                 )
             )
         else:

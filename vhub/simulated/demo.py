@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +30,7 @@ from vhub import context, logs
 from vhub.models import LONDON
 from vhub.reports import build_backlog, write_backlog
 from vhub.review.accounts import add_demo_accounts
+from vhub.review.queue import historic_backlog
 from vhub.runtime import Stack, exit_on_sigterm
 from vhub.settings import Settings
 from vhub.simulated.auto_approve import approve_all, portal_counts, sent_by_portal
@@ -96,18 +98,21 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
     settings = settings.model_copy(update={"data_dir": demo_dir, **one_approver})
     settings.ensure_dirs()
     logs.configure(settings, process="demo", console=False)
-    truth = generate(options.seed, options.incidents)
+    # The synthetic night ends now, so a deadline shown as overdue is overdue; the same seed and anchor give the
+    # same records (`vhub fixtures dump --anchor`).
+    anchor = utcnow().replace(second=0, microsecond=0)
+    truth = generate(options.seed, options.incidents, anchor)
     expected_invalid = sum(1 for item in truth.incidents if item.incident is None)
 
     out.write(
-        f"vhub demo: {options.incidents} synthetic incidents (seed {options.seed}) in the simulated records system.\n"
-        f"Data folder: {demo_dir}\n"
+        f"vhub demo: {options.incidents} synthetic incidents (seed {options.seed}, up to {anchor.isoformat()}) in the "
+        f"simulated records system.\nData folder: {demo_dir}\n"
     )
     started = time.monotonic()
     stack = Stack(
         settings,
         workers=options.workers,
-        simulators=Simulators(seed=options.seed, incidents=options.incidents),
+        simulators=Simulators(seed=options.seed, incidents=options.incidents, anchor=anchor),
         review=True,
     )
     exit_on_sigterm()
@@ -142,6 +147,10 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
                 time_limit_s=None if finished else options.time_limit_s,
             )
         summary.update(conclude(summary, unfinished, incidents=len(truth.incidents), invalid=expected_invalid))
+        summary["historic_backlog"] = {
+            "incidents": len(truth.historic_backlog),
+            "before": truth.historic_before.astimezone(LONDON).strftime("%d/%m/%Y"),
+        }
         with ctx.db.session(read_only=True) as session:
             report = build_backlog(session, load_config(), utcnow())
         summary["backlog_report"] = str(write_backlog(report, settings.data_path / "reports")[0])
@@ -320,12 +329,10 @@ def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any]) -> d
                 .group_by(DraftRow.workflow)
             ).all()
         )
-        urgent = session.scalars(
-            select(DraftRow)
-            .where(DraftRow.status == "awaiting_review")
-            .order_by(DraftRow.deadline, DraftRow.id)
-            .limit(5)
-        ).all()
+        waiting = session.scalars(
+            select(DraftRow).where(DraftRow.status == "awaiting_review").order_by(DraftRow.deadline, DraftRow.id)
+        ).yield_per(100)
+        urgent = list(islice((draft for draft in waiting if not historic_backlog(draft.deadline, draft.created_at)), 5))
         return {
             "run_id": run_id,
             "most_urgent_drafts": [
@@ -376,7 +383,13 @@ def render_summary(summary: dict[str, Any]) -> str:
         "  Drafts made by the bots:           "
         + (", ".join(f"{kind} {count}" for kind, count in sorted(summary["drafts_by_type"].items())) or "none"),
         f"  Data-quality items for a person:   {summary['data_quality_items']}",
-        "  Most urgent drafts (by deadline):",
+        *(
+            f"  Historic backlog:                  {backlog['incidents']} of the incidents happened before "
+            f'{backlog["before"]}: not the night\'s; in the queue, "historic backlog" beside the deadline'
+            for backlog in [summary.get("historic_backlog")]
+            if backlog
+        ),
+        "  Most urgent drafts of the night (by deadline):",
         *(
             f"    #{d['draft']} {d['type']} for {d['source']} to {d['to']}, "
             f"risk {d['risk'] or '-'}, due {d['deadline']}\n      {'; '.join(d['why'])}"

@@ -373,7 +373,9 @@ def test_a_data_quality_item_is_corrected_on_its_page(page: Page, review_app: Re
     with page.expect_response(f"**/data-quality/{item_id}") as opened:
         page.get_by_role("link", name=f"Data quality #{item_id}", exact=True).click()
     assert 200 == opened.value.status
-    expect(page.locator("#dq-reasons")).to_have_text(reasons[0])
+    expect(page.locator("#dq-reasons")).to_have_text(
+        "Date of birth of child Casey Testperson (N100003): is not a real calendar date"  # reasons[0] in plain words
+    )
     page.locator('[name="people[2].date_of_birth"]').fill("28/02/2016")
     page.get_by_role("button", name="Save the correction").click()
     page.wait_for_url("**/queue?done=corrected")

@@ -397,7 +397,8 @@ def png_width(png: bytes) -> int:
 
 
 def test_screenshots_of_the_queue_a_draft_and_the_dashboard(page: Page, review_app: ReviewApp, tmp_path: Path) -> None:
-    """The queue, a referral draft and the dashboard render 1280 px wide; their PNGs are the README's."""
+    """The queue, a referral draft (at the top and scrolled) and the dashboard render 1280 px wide; their PNGs are
+    the README's."""
     draft_id = review_app.take(workflow="referral", risk="amber")
     sign_in(page, "sam.reviewer")
     page.goto("/queue")
@@ -406,6 +407,9 @@ def test_screenshots_of_the_queue_a_draft_and_the_dashboard(page: Page, review_a
     page.goto(f"/drafts/{draft_id}")
     expect(page.locator("#approve")).to_be_visible()
     assert 1280 == png_width(keep_screenshot(page, "draft.png", tmp_path, full_page=False))
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight / 2)")
+    expect(page.locator("#approve")).to_be_in_viewport()  # the decision bar stays at the top of the window
+    assert 1280 == png_width(keep_screenshot(page, "draft-scrolled.png", tmp_path, full_page=False))
     answer = page.goto("/dashboard")
     assert answer is not None and 200 == answer.status
     expect(page.locator("h1")).to_contain_text("Dashboard")

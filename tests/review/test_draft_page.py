@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.review.support import ReviewApp
 from vhub.store.draft_status import DraftStatus
-from vhub.store.tables import DecisionRow, DraftRow, SubmissionRow, UserRow
+from vhub.store.tables import DataQualityItemRow, DecisionRow, DraftRow, SubmissionRow, UserRow
 
 
 def test_a_sent_draft_shows_the_partners_reference_and_the_key(review_app: ReviewApp) -> None:
@@ -109,3 +109,41 @@ def test_every_status_has_a_status_line_that_fits_it(review_app: ReviewApp) -> N
         text = html.unescape(re.sub(r"<[^>]+>", "", line.group(1)))
         assert words in text, (status, text)
         assert ("second" in text) == (status is DraftStatus.AWAITING_REVIEW), (status, text)
+
+
+def test_a_stale_save_of_a_response_text_keeps_the_text_typed(review_app: ReviewApp) -> None:
+    """A response text saved on a version someone else has since changed is refused (409), and the page shows the
+    text typed beside the text now stored, so none of it is lost."""
+    with review_app.db.session() as session:
+        draft = session.get_one(DraftRow, review_app.ids["draft"])
+        draft.workflow, draft.text, draft.row_version = "isr_response", "Stored <since> by the other tab.", 3
+    reviewer = review_app.visitor("reviewer")
+    answer = reviewer.client.post(
+        f"/drafts/{review_app.ids['draft']}/decide",
+        data={"csrf_token": reviewer.csrf, "row_version": "2", "action": "save", "text": "Typed & kept in this tab."},
+    )
+    stale = answer.text.split('<section id="stale"')[1].split("</section>")[0]
+    assert (409, True, True) == (
+        answer.status_code,
+        '<div class="folded typed">Typed &amp; kept in this tab.</div>' in stale,
+        "Stored &lt;since&gt; by the other tab." in stale,
+    )
+    with review_app.db.session() as session:
+        assert "Stored <since> by the other tab." == session.get_one(DraftRow, review_app.ids["draft"]).text
+
+
+def test_next_item_skips_the_draft_open_and_drafts_others_hold(review_app: ReviewApp) -> None:
+    """Next item from one draft opens the next to-do item nobody else is reviewing; with none left, the queue
+    says so."""
+    first, other = review_app.ids["draft"], review_app.ids["other_draft"]
+    reviewer = review_app.visitor("reviewer").client
+    second = review_app.visitor("second").client
+    assert 200 == second.get(f"/drafts/{other}").status_code  # the other reviewer holds it now
+    with review_app.db.session() as session:
+        session.get_one(DataQualityItemRow, review_app.ids["item"]).status = "resolved"
+    answer = reviewer.get(f"/queue/next?after={first}")
+    assert (303, "/queue?done=empty") == (answer.status_code, answer.headers["location"])
+    with review_app.db.session() as session:  # the other reviewer is done with it
+        session.get_one(DraftRow, other).claimed_by = None
+    answer = reviewer.get(f"/queue/next?after={first}")
+    assert (303, f"/drafts/{other}") == (answer.status_code, answer.headers["location"])

@@ -20,10 +20,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from tasks.triage import queue_triage, triage_incident
-from vhub.corrections import corrected, get_path, reason_paths, require_values, split_path
+from vhub.corrections import corrected, get_path, reason_paths, require_values
 from vhub.errors import BusinessError, InvalidRecord
 from vhub.models import parse_uk_datetime, validate_incident
 from vhub.review.queue import time_left
+from vhub.review.record_labels import person_named, plain_label, plain_reason
 from vhub.review.web import Web, page
 from vhub.store.data_quality import already_resolved, resolve_item
 from vhub.store.incidents import save_incident, to_model
@@ -39,93 +40,10 @@ TRIAGE_FIELDS = {
 }
 
 
-# Plain names of the record's fields, for people who never see its paths.
-_FIELD_NAMES = {
-    "nominal_ref": "Nominal reference",
-    "forename": "Forename",
-    "surname": "Surname",
-    "date_of_birth": "Date of birth",
-    "age_years": "Age in years",
-    "line1": "First line of the address",
-    "town": "Town",
-    "postcode": "Postcode",
-    "role": "Role in the incident",
-    "relationship": "Relationship",
-    "school": "School",
-    "home_educated": "Home educated",
-    "present": "Whether they were present",
-    "voice_of_child": "What the child said",
-    "reference": "Incident reference",
-    "last_modified": "Last changed in the records system",
-    "incident_type": "Incident type",
-    "domestic_abuse": "Domestic abuse marker",
-    "crime_classification": "Crime classification",
-    "occurred_at": "When it happened",
-    "officer": "Officer",
-    "narrative": "Officer's narrative",
-    "officer_grading": "Officer's grading",
-    "grade": "Grade",
-    "raised_at": "Raised at",
-    "level": "Level",
-    "completed_at": "Completed at",
-    "summary": "Summary",
-    "due_date": "Due date",
-    "requester": "Requester",
-    "purpose": "Purpose",
-    "lawful_basis": "Lawful basis",
-}
-_GROUPS = {
-    "location": "the incident's location",
-    "dash": "the DASH risk checklist",
-    "ppn": "the Public Protection Notice",
-    "address": "address",
-}
-
-
-def _name_of(record: Any) -> str:
-    """A person in the record as a reviewer knows them: role, name and nominal reference, as read (cut short)."""
-    if not isinstance(record, dict):
-        return ""
-    name = " ".join(str(record.get(part) or "").strip()[:80] for part in ("forename", "surname")).strip()
-    role = str(record.get("role") or "").strip()[:40]
-    nominal = str(record.get("nominal_ref") or "").strip()[:20]
-    who = " ".join(part for part in (role, name) if part) or "a person with no name recorded"
-    return f"{who} ({nominal})" if nominal else who
-
-
-def plain_label(path: str, raw: dict[str, Any]) -> str:
-    """``people[0].address.postcode`` -> "Postcode (address) of victim Jane Smith (N000123)"."""
-    parts = split_path(path)
-    if not parts:
-        return path
-    field = str(parts[-1])
-    label = _FIELD_NAMES.get(field, field.replace("_", " ").capitalize())
-    groups = [_GROUPS.get(str(part), str(part).replace("_", " ")) for part in parts[1:-1] if isinstance(part, str)]
-    if parts[0] in ("people", "subjects") and len(parts) > 1 and isinstance(parts[1], int):
-        person = get_path(raw, f"{parts[0]}[{parts[1]}]")
-        noun = "subject" if parts[0] == "subjects" else ""
-        who = _name_of(person) or f"{noun or 'person'} {parts[1] + 1}"
-        inner = f" ({', '.join(groups)})" if groups else ""
-        return f"{label}{inner} of {noun + ' ' if noun else ''}{who}"
-    if parts[0] == "child_risk_assessments" and len(parts) > 1 and isinstance(parts[1], int):
-        return f"{label} of child risk assessment {parts[1] + 1}"
-    if isinstance(parts[0], str) and parts[0] in _GROUPS and len(parts) > 1:
-        return f"{label} of {_GROUPS[parts[0]]}"
-    return label
-
-
-def plain_reason(reason: str, raw: dict[str, Any]) -> str:
-    """A validation reason with its path in plain words; any other reason as it is."""
-    path, sep, problem = reason.partition(": ")
-    if not sep or path not in reason_paths([reason]):
-        return reason
-    return f"{plain_label(path, raw)}: {problem}"
-
-
 def _context(web: Web, item: DataQualityItemRow) -> dict[str, Any]:
     """The record around the item: its incident's date and the people in it, by role, as read or as stored."""
     if item.source_system == "isr_portal":
-        return {"occurred_at": None, "people": [_name_of(s) for s in item.raw.get("subjects", []) or []]}
+        return {"occurred_at": None, "people": [person_named(s) for s in item.raw.get("subjects", []) or []]}
     record: dict[str, Any] = item.raw
     if item.source_system == "triage":
         with web.ctx.db.session(read_only=True) as session:
@@ -141,7 +59,7 @@ def _context(web: Web, item: DataQualityItemRow) -> dict[str, Any]:
     except ValueError:
         when = None
     people = record.get("people")
-    return {"occurred_at": when, "people": [_name_of(p) for p in people] if isinstance(people, list) else []}
+    return {"occurred_at": when, "people": [person_named(p) for p in people] if isinstance(people, list) else []}
 
 
 def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
@@ -178,7 +96,7 @@ def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
         fields.append(
             {
                 "path": path,
-                "label": f"{label} of {_name_of(incident['people'][index])}",
+                "label": f"{label} of {person_named(incident['people'][index])}",
                 "value": get_path(incident, path) or "",
                 "kind": "school" if name == "school" else "date" if name == "date_of_birth" else "text",
                 "message": problem["message"],

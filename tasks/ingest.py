@@ -10,6 +10,7 @@ queues the run's triage, once.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +36,8 @@ from vhub.store.runs import (
     start_run,
 )
 from vhub.store.tables import RunRow, ScanItemRow
+from vhub.triage import load_config
+from vhub.triage.blocking import blocked_by_invalid_record
 
 SYSTEM = "records_system"
 log = logs.get_logger(__name__)
@@ -121,7 +124,14 @@ def _keep_for_review(run_id: str, system_id: int, reference: str, version: datet
     """A record a person must look at: kept as a data-quality item; the run goes on without it."""
     with current().db.session() as session:
         keep_invalid(
-            session, invalid, system=SYSTEM, system_id=system_id, reference=reference, version=version, actor="ingest"
+            session,
+            invalid,
+            system=SYSTEM,
+            system_id=system_id,
+            reference=reference,
+            version=version,
+            actor="ingest",
+            blocked=partial(blocked_by_invalid_record, config=load_config()),
         )
         _finish(session, run_id, reference, version, "invalid")
     log.warning("record kept for review", reasons=invalid.reasons)

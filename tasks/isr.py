@@ -27,6 +27,7 @@ from vhub.store.incidents import has_version, save_incident
 from vhub.store.isr import incidents_of, known_request_ids, request_row, save_request
 from vhub.store.tables import DraftRow, utcnow
 from vhub.triage import load_config
+from vhub.triage.blocking import blocked_by_invalid_record, blocked_by_invalid_request
 from vhub.triage.model import Recipient, RecipientKind
 
 SYSTEM = "isr_portal"
@@ -67,6 +68,7 @@ def isr_scan() -> dict[str, Any]:
                     reference=request_id,
                     version=None,  # the portal gives requests no version: what was read stands in for one
                     actor="isr_intake",
+                    blocked=partial(blocked_by_invalid_request, config=load_config()),
                 )
             continue
         with ctx.db.session() as session:
@@ -90,6 +92,7 @@ def _read_into_store(records: RecordsBot, system_id: int, reference: str, versio
                 reference=reference,
                 version=version,
                 actor="isr_lookup",
+                blocked=partial(blocked_by_invalid_record, config=load_config()),
             )
         return "invalid"
     with ctx.db.session() as session:

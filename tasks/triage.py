@@ -21,6 +21,7 @@ from vhub.store.incidents import to_model
 from vhub.store.runs import record_invalid, triage_corrections
 from vhub.store.tables import IncidentRow, RunRow, ScanItemRow, TriageResultRow, utcnow
 from vhub.triage import load_config, load_history, person_key, triage
+from vhub.triage.blocking import blocked_by_problems
 
 log = logs.get_logger(__name__)
 
@@ -82,6 +83,7 @@ def triage_incident(reference: str, version: str, replace: bool = False) -> dict
             result = triage(incident, history, config, now=utcnow())
             save_triage(session, row.id, result)
             if result.problems and not replace:
+                blocked = blocked_by_problems(incident, result, config)
                 record_invalid(
                     session,
                     system="triage",
@@ -91,6 +93,8 @@ def triage_incident(reference: str, version: str, replace: bool = False) -> dict
                     reasons=[problem.message for problem in result.problems],
                     raw={"problems": [problem.model_dump(mode="json") for problem in result.problems]},
                     actor="triage",
+                    deadline=blocked.deadline,
+                    blocks=blocked.what,
                 )
     if latest:
         for action in result.actions:

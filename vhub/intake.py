@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from vhub.errors import BusinessError, InvalidRecord
 from vhub.store.runs import record_invalid
 from vhub.store.tables import utcnow
+from vhub.triage.blocking import Blocked
 
 Valid = TypeVar("Valid")
 
@@ -58,19 +59,25 @@ def keep_invalid(
     reference: str | None,
     version: datetime | None,
     actor: str,
+    blocked: Callable[[dict[str, Any], datetime], Blocked] | None = None,
 ) -> bool:
     """Keep an invalid record as a data-quality item unless it is already kept; False if it was.
 
     ``version``: the source's version of the record. None when the source has none: the item is then
-    dated when it was first seen and recognised again by what was read."""
+    dated when it was first seen and recognised again by what was read. ``blocked``: what the record holds
+    up, and by when, from what was read and the version (vhub/triage/blocking.py)."""
+    seen = version or utcnow().replace(microsecond=0)
+    holds = blocked(invalid.raw, seen) if blocked else None
     return record_invalid(
         session,
         system=system,
         system_id=system_id,
         reference=reference,
-        version=version or utcnow().replace(microsecond=0),
+        version=seen,
         reasons=invalid.reasons,
         raw=invalid.raw,
         actor=actor,
         fingerprint=None if version else invalid.fingerprint,
+        deadline=holds.deadline if holds else None,
+        blocks=holds.what if holds else None,
     )

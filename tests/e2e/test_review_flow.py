@@ -215,7 +215,7 @@ def test_a_red_risk_draft_needs_two_different_approvers(
     alex.goto("/queue?status=second_approval")
     expect(alex.get_by_role("link", name=f"Draft #{draft_id}", exact=True)).to_be_visible()
     alex.goto(f"/drafts/{draft_id}")
-    expect(alex.locator("main")).to_contain_text("first approval by Alex Reviewer")
+    expect(alex.locator("#status-line")).to_contain_text("approved once, by Alex Reviewer")
     alex.locator("#approve").click()
     expect(alex.locator("#problem")).to_contain_text("a second, different reviewer must approve it")
     assert [("first_approval", "alex.reviewer")] == review_app.decisions(draft_id)
@@ -278,21 +278,24 @@ def test_reject_needs_a_reason_and_return_for_a_fix_works(page: Page, review_app
     sign_in(page, "alex.reviewer")
 
     page.goto(f"/drafts/{rejected_id}")
+    page.locator("#other-decisions summary").click()
     reason = page.locator("#reject-reason")
-    page.get_by_role("button", name="Reject").click()  # the browser itself asks for the reason
+    page.get_by_role("button", name="Reject", exact=True).click()  # the browser itself asks for the reason
     assert reason.evaluate("element => element.validity.valueMissing")
     assert page.url.endswith(f"/drafts/{rejected_id}")
     reason.fill("   ")  # passes the browser's check, not the app's
-    page.get_by_role("button", name="Reject").click()
+    page.get_by_role("button", name="Reject", exact=True).click()
     expect(page.locator("#problem")).to_contain_text("Say why you are rejecting the draft")
     assert ("awaiting_review", []) == (review_app.draft(rejected_id).status, review_app.decisions(rejected_id))
 
-    page.locator("#reject-reason").fill("Duplicate of a notice already sent by phone.")
-    page.get_by_role("button", name="Reject").click()
+    page.locator("#reject-reason").fill("Duplicate of a notice already sent by phone.")  # the form stays open
+    page.get_by_role("button", name="Reject", exact=True).click()
     page.wait_for_url("**/queue?*done=rejected*")
     assert "rejected" == review_app.draft(rejected_id).status
 
     page.goto(f"/drafts/{returned_id}")
+    page.keyboard.press("r")  # the shortcut opens the return form at its reason
+    expect(page.locator("#return-reason")).to_be_focused()
     page.locator("#return-reason").fill("The child's school in the record is the old one.")
     page.get_by_role("button", name="Return for a data fix").click()
     page.wait_for_url("**/queue?*done=returned*")
@@ -370,7 +373,9 @@ def test_a_data_quality_item_is_corrected_on_its_page(page: Page, review_app: Re
     with page.expect_response(f"**/data-quality/{item_id}") as opened:
         page.get_by_role("link", name=f"Data quality #{item_id}", exact=True).click()
     assert 200 == opened.value.status
-    expect(page.locator("#dq-reasons")).to_have_text(reasons[0])
+    expect(page.locator("#dq-reasons")).to_have_text(
+        "Date of birth of child Casey Testperson (N100003): is not a real calendar date"  # reasons[0] in plain words
+    )
     page.locator('[name="people[2].date_of_birth"]').fill("28/02/2016")
     page.get_by_role("button", name="Save the correction").click()
     page.wait_for_url("**/queue?done=corrected")
@@ -392,7 +397,8 @@ def png_width(png: bytes) -> int:
 
 
 def test_screenshots_of_the_queue_a_draft_and_the_dashboard(page: Page, review_app: ReviewApp, tmp_path: Path) -> None:
-    """The queue, a referral draft and the dashboard render 1280 px wide; their PNGs are the README's."""
+    """The queue, a referral draft (at the top and scrolled) and the dashboard render 1280 px wide; their PNGs are
+    the README's."""
     draft_id = review_app.take(workflow="referral", risk="amber")
     sign_in(page, "sam.reviewer")
     page.goto("/queue")
@@ -401,6 +407,9 @@ def test_screenshots_of_the_queue_a_draft_and_the_dashboard(page: Page, review_a
     page.goto(f"/drafts/{draft_id}")
     expect(page.locator("#approve")).to_be_visible()
     assert 1280 == png_width(keep_screenshot(page, "draft.png", tmp_path, full_page=False))
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight / 2)")
+    expect(page.locator("#approve")).to_be_in_viewport()  # the decision bar stays at the top of the window
+    assert 1280 == png_width(keep_screenshot(page, "draft-scrolled.png", tmp_path, full_page=False))
     answer = page.goto("/dashboard")
     assert answer is not None and 200 == answer.status
     expect(page.locator("h1")).to_contain_text("Dashboard")

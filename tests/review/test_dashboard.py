@@ -22,7 +22,7 @@ from vhub.review import dashboard
 from vhub.review.dashboard import BacklogCell, Compliance
 from vhub.runtime import free_port
 from vhub.store import Database
-from vhub.store.tables import DecisionRow, DraftRow, UserRow
+from vhub.store.tables import DecisionRow, DraftRow, UserRow, utcnow
 
 NOW = datetime(2026, 6, 10, 11, 0, tzinfo=UTC)  # 12:00 in London (BST), a Wednesday
 
@@ -242,3 +242,15 @@ def test_queue_figures_unavailable_is_said_plainly(make_app: Any) -> None:
     data = client.get("/dashboard/data").json()
     assert (200, True) == (page.status_code, "Queue figures unavailable" in page.text)
     assert ("unavailable", None, "2") == (data["figures"]["jobs_failed"], data["queues"], data["figures"]["awaiting"])
+
+
+def test_every_decision_late_is_charted_as_0_per_cent(review_app: ReviewApp) -> None:
+    """When every decided draft was late, the on-time chart draws today at 0%, not "Nothing to show"."""
+    with review_app.db.session() as session:
+        draft = session.get_one(DraftRow, review_app.ids["draft"])
+        draft.status, draft.deadline = "approved", utcnow() - timedelta(hours=3)
+        reviewer = session.query(UserRow).filter_by(username=ACCOUNTS["reviewer"][0]).one()
+        session.add(DecisionRow(draft_id=draft.id, user_id=reviewer.id, decision="approved", row_version=1))
+    page = review_app.visitor("reviewer").client.get("/dashboard").text
+    chart = page.split('id="chart-on-time">')[1].split("</figure>")[0]
+    assert ("Nothing to show" in chart, "<svg" in chart, ">0% (0 of 1)</text>" in chart) == (False, True, True)

@@ -26,6 +26,7 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/login"): (401, 303, 303, 401),
     ("POST", "/logout"): (401, 303, 303, 401),
     ("GET", "/queue"): (303, 200, 200, 303),
+    ("GET", "/queue/next"): (303, 303, 303, 303),  # signed in: on to the next item, or back to the queue
     ("GET", "/drafts/{draft_id:id}"): (303, 200, 200, 303),
     ("POST", "/drafts/{draft_id:id}/decide"): (401, 303, 303, 401),
     ("GET", "/data-quality/{item_id:id}"): (303, 200, 200, 303),
@@ -42,6 +43,7 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/admin/failed-jobs/replay"): (401, 403, 303, 401),
     ("GET", "/static/review.css"): (200, 200, 200, 200),
     ("GET", "/static/dashboard.js"): (200, 200, 200, 200),
+    ("GET", "/static/draft.js"): (200, 200, 200, 200),
 }
 CASES = [
     pytest.param(method, path, role, expected, id=f"{method} {path} {role}")

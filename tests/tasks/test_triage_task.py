@@ -20,6 +20,9 @@ from vhub.store import Database
 from vhub.store.incidents import save_incident
 from vhub.store.runs import open_data_quality_items
 from vhub.store.tables import AuditEventRow, DataQualityItemRow, TriageResultRow
+from vhub.triage import load_config, triage
+from vhub.triage.history import History
+from vhub.triage.model import Workflow
 
 
 @pytest.fixture
@@ -89,3 +92,16 @@ def test_triage_and_draft_mask_the_people_they_load(stored: str, redis_client: R
     redaction.forget()
     draft_action(*draft_jobs(redis_client)[0])
     assert ("[name]", "[name]") == (after_triage, redaction.redact_text(name))
+
+
+def test_the_item_is_due_when_the_notice_it_holds_up_would_be(stored: str, redis_client: Redis) -> None:
+    """A child with no school holds up their Operation Encompass notice: the item takes the deadline triage gives
+    that notice once the school is known, and says what it holds up."""
+    triage_incident("OCC/26/000101", stored)
+    with context.current().db.session() as session:
+        item = session.scalars(select(DataQualityItemRow)).one()
+        deadline, blocks = item.deadline, item.blocks
+    with_school = validate_incident(raw_incident())  # the same incident, its child's school recorded
+    result = triage(with_school, History(), load_config(), now=with_school.last_modified)
+    (notice,) = [action for action in result.actions if action.workflow is Workflow.encompass]
+    assert (notice.deadline, "the Operation Encompass notice for N100003") == (deadline, blocks)

@@ -169,6 +169,10 @@ class Figures:
 
     @property
     def chart_on_time(self) -> list[tuple[str, float, str]]:
+        """Per day, the share decided on time. 0% (every decision late) is a figure and is drawn; only a week with
+        no decided draft that had a deadline has nothing to show."""
+        if not self.week.decided:
+            return []
         return [
             (
                 d.day.strftime("%a %d/%m"),

@@ -11,6 +11,7 @@ ISR portal is corrected by the partner, in the portal, and resolved here by hand
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,11 +22,13 @@ from starlette.routing import Route
 from tasks.triage import queue_triage, triage_incident
 from vhub.corrections import corrected, get_path, reason_paths, require_values
 from vhub.errors import BusinessError, InvalidRecord
-from vhub.models import validate_incident
+from vhub.models import parse_uk_datetime, validate_incident
+from vhub.review.queue import time_left
+from vhub.review.record_labels import person_named, plain_label, plain_reason
 from vhub.review.web import Web, page
 from vhub.store.data_quality import already_resolved, resolve_item
 from vhub.store.incidents import save_incident, to_model
-from vhub.store.tables import DataQualityItemRow, IncidentRow
+from vhub.store.tables import DataQualityItemRow, IncidentRow, utcnow
 from vhub.triage.config import load_config
 
 # What a person can supply for each thing triage could not decide, and where it goes in the incident.
@@ -37,6 +40,28 @@ TRIAGE_FIELDS = {
 }
 
 
+def _context(web: Web, item: DataQualityItemRow) -> dict[str, Any]:
+    """The record around the item: its incident's date and the people in it, by role, as read or as stored."""
+    if item.source_system == "isr_portal":
+        return {"occurred_at": None, "people": [person_named(s) for s in item.raw.get("subjects", []) or []]}
+    record: dict[str, Any] = item.raw
+    if item.source_system == "triage":
+        with web.ctx.db.session(read_only=True) as session:
+            row = session.scalar(
+                select(IncidentRow).where(
+                    IncidentRow.system_id == item.system_id, IncidentRow.last_modified == item.version
+                )
+            )
+            record = to_model(row).model_dump(mode="json") if row else {}
+    try:
+        occurred_at = parse_uk_datetime(record.get("occurred_at"))
+        when = occurred_at if isinstance(occurred_at, datetime) else datetime.fromisoformat(str(occurred_at))
+    except ValueError:
+        when = None
+    people = record.get("people")
+    return {"occurred_at": when, "people": [person_named(p) for p in people] if isinstance(people, list) else []}
+
+
 def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
     """The fields the person can correct, with their current values. A request from the ISR portal is the
     partner's to correct (it is read again at every scan), so it offers none."""
@@ -44,7 +69,13 @@ def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
         return []
     if item.source_system != "triage":
         return [
-            {"path": path, "label": path, "value": get_path(item.raw, path) or "", "kind": "text", "message": None}
+            {
+                "path": path,
+                "label": plain_label(path, item.raw),
+                "value": get_path(item.raw, path) or "",
+                "kind": "text",
+                "message": None,
+            }
             for path in reason_paths(item.reasons)
         ]
     with web.ctx.db.session(read_only=True) as session:
@@ -65,7 +96,7 @@ def _fields(web: Web, item: DataQualityItemRow) -> list[dict[str, Any]]:
         fields.append(
             {
                 "path": path,
-                "label": f"{label} for {nominal}",
+                "label": f"{label} of {person_named(incident['people'][index])}",
                 "value": get_path(incident, path) or "",
                 "kind": "school" if name == "school" else "date" if name == "date_of_birth" else "text",
                 "message": problem["message"],
@@ -89,6 +120,7 @@ def routes(web: Web) -> list[Route]:
             if typed and field["path"] in typed:
                 field["value"] = typed[field["path"]]
         schools = sorted(school.name for school in load_config().schools.values())
+        left, state = time_left(item.deadline, utcnow())
         return web.render(
             request,
             "review/data_quality.html.j2",
@@ -97,6 +129,10 @@ def routes(web: Web) -> list[Route]:
             fields=fields,
             schools=schools,
             problem=problem,
+            reasons=[plain_reason(reason, item.raw) for reason in item.reasons],
+            context=_context(web, item),
+            time_left=left,
+            state=state,
         )
 
     def view(web: Web, request: Request) -> Response:

@@ -7,6 +7,8 @@ beside their structured fields. Every decision names the draft version it was ma
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,10 +24,10 @@ from vhub.drafting.payloads import SENDS_TEXT, edited_as
 from vhub.errors import BusinessError
 from vhub.isr import IsrRequest
 from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits, take_back
-from vhub.review.forms import build_fields, describe_errors, parse_form
-from vhub.review.queue import STATUSES, TYPES, options, queue_page, time_left
+from vhub.review.forms import Difference, build_fields, describe_errors, differences, parse_form
+from vhub.review.queue import PAGE_SIZE, STATUSES, TYPES, options, queue_page, time_left
 from vhub.review.web import Web, page
-from vhub.store.draft_status import APPROVALS
+from vhub.store.draft_status import APPROVALS, DraftStatus, approvers
 from vhub.store.drafts import load_triage
 from vhub.store.incidents import to_model
 from vhub.store.tables import (
@@ -48,7 +50,36 @@ DONE = {
     "saved": "Your changes are saved.",
     "resolved": "The data-quality item is resolved.",
     "corrected": "Corrected: triage runs again with the correction.",
+    "empty": "Nothing else is waiting for you: the queue is empty, or someone else is reviewing the rest.",
 }
+
+
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]{0,119}")  # a form field's name, as the page gives it
+_NEXT_PAGES = 8  # how far down the queue "Next item" looks for an item nobody else is reviewing
+
+
+def status_line(
+    status: DraftStatus, *, approved_by: list[str], first_approver: str | None, decisions: list[dict[str, Any]]
+) -> str:
+    """What the draft's status means now and what happens next, for every status of its life
+    (vhub/store/draft_status.py). ``decisions``: the draft's decisions, oldest first (who, when, decision)."""
+    last = next((d for d in reversed(decisions) if d["decision"] == status.value), None)
+    by = " and ".join(approved_by) or "a reviewer"
+    who = f" by {last['who']} on {uk_datetime(last['at'])}" if last else ""
+    lines = {
+        DraftStatus.AWAITING_REVIEW: (
+            f"approved once, by {first_approver}: red-risk drafts need a second, different reviewer to approve."
+            if first_approver
+            else "waiting for a reviewer to approve, edit, reject or return it."
+        ),
+        DraftStatus.APPROVED: f"approved by {by}; the submission is queued to the partner's portal.",
+        DraftStatus.SENDING: f"approved by {by}; being sent to the partner's portal now.",
+        DraftStatus.SENT: f"sent to the partner, approved by {by}. Nothing more to do.",
+        DraftStatus.REJECTED: f"rejected{who}: nothing will be sent.",
+        DraftStatus.RETURNED: f"returned for a data fix{who}: a corrected record in the source brings a new draft.",
+        DraftStatus.SUPERSEDED: "replaced by a draft of a newer incident version: nothing is sent from this one.",
+    }
+    return lines[status]
 
 
 def _int(value: Any, default: int) -> int:
@@ -116,11 +147,13 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
             for d in session.scalars(select(DecisionRow).where(DecisionRow.draft_id == row.id).order_by(DecisionRow.id))
         ]
         changes = _changes_since_first_approval(session, row.id, names)
+        approved_by = [names.get(user_id, "?") for user_id in approvers(session, row)]
         submission = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == row.id)).first()
         if submission is not None:
             session.expunge(submission)
     left, state = time_left(draft.deadline, now)
     claimed = draft.claimed_by if draft.claimed_until and draft.claimed_until > now else None
+    first_approver = names.get(draft.first_approver) if draft.first_approver else None
     return {
         "draft": draft,
         "incident": incident,
@@ -133,9 +166,17 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
         "time_left": left,
         "state": state,
         "claimed_by": names.get(claimed) if claimed else None,
-        "first_approver": names.get(draft.first_approver) if draft.first_approver else None,
+        "first_approver": first_approver,
         "type_name": TYPES.get(draft.workflow, draft.workflow),
-        "status_name": STATUSES.get(draft.status, draft.status),
+        "status_name": STATUSES["second_approval"]
+        if draft.status == DraftStatus.AWAITING_REVIEW and first_approver
+        else STATUSES.get(draft.status, draft.status.replace("_", " ").capitalize()),
+        "status_line": status_line(
+            DraftStatus(draft.status),
+            approved_by=approved_by,
+            first_approver=first_approver,
+            decisions=decisions,
+        ),
     }
 
 
@@ -148,6 +189,7 @@ def show_draft(
     typed: dict[str, Any] | None = None,
     typed_text: str | None = None,
     problem: str | None = None,
+    stale: list[Difference] | None = None,
     status: int = 200,
 ) -> Response:
     user = request.state.signed.user
@@ -173,8 +215,53 @@ def show_draft(
         errors=errors or {},
         problem=problem,
         held_by=held_by,
+        stale=stale,
+        asked=_asked(request),
         done=DONE.get(request.query_params.get("done", "")),
     )
+
+
+def _asked(request: Request) -> dict[str, str]:
+    """A reject or return that came back (no reason, or the draft changed): its action and the reason typed, so
+    the page opens it again with the words kept."""
+    form = getattr(request.state, "form", None) if request.method == "POST" else None
+    action = str(form.get("action") or "") if form is not None else ""
+    if action not in ("reject", "return"):
+        return {}
+    return {"action": action, "reason": str(form.get("reason") or "") if form is not None else ""}
+
+
+def _stale(web: Web, draft_id: int, typed: dict[str, Any] | None, text: str | None) -> list[Difference]:
+    """What the person typed that differs from the version now stored (another tab or person saved first)."""
+    with web.ctx.db.session(read_only=True) as session:
+        draft = session.get_one(DraftRow, draft_id)
+        workflow, policy, payload, stored_text = draft.workflow, draft.policy, draft.payload, draft.text
+    found = []
+    model = edited_as(workflow, policy)
+    if model is not None and typed is not None:
+        found = differences(model, typed, payload)
+    if text is not None and text != stored_text:
+        found.append(Difference("text", "Text the recipient will read", text, stored_text))
+    return found
+
+
+def next_item(session: Session, user_id: int, after: int, now: datetime) -> str | None:
+    """The first item of the to-do queue, in its order, that is not ``after`` and nobody else is reviewing."""
+    for number in range(1, _NEXT_PAGES + 1):
+        result = queue_page(session, {}, number, now)
+        for row in result.rows:
+            if row.kind == "draft" and row.id == after:
+                continue
+            if row.kind == "draft":
+                held = session.get_one(DraftRow, row.id)
+                if held.claimed_by not in (None, user_id) and held.claimed_until and held.claimed_until > now:
+                    continue
+                if held.first_approver == user_id:  # they cannot give the second approval themselves
+                    continue
+            return row.href
+        if number >= result.pages or len(result.rows) < PAGE_SIZE:
+            break
+    return None
 
 
 def routes(web: Web) -> list[Route]:
@@ -193,6 +280,12 @@ def routes(web: Web) -> list[Route]:
             done_draft=_int(params.get("draft"), 0) or None,
             query=lambda **changes: urlencode({**result.filters, **changes}),
         )
+
+    def next_(web: Web, request: Request) -> Response:
+        after = _int(request.query_params.get("after"), 0)
+        with web.ctx.db.session(read_only=True) as session:
+            href = next_item(session, request.state.signed.user.id, after, utcnow())
+        return RedirectResponse(href or "/queue?done=empty", status_code=303)
 
     def draft(web: Web, request: Request) -> Response:
         return show_draft(web, request, _int(request.path_params["draft_id"], 0))
@@ -268,13 +361,27 @@ def routes(web: Web) -> list[Route]:
                 else:
                     return web.message(request, 400, "Unknown action", "Use the buttons on the draft page.")
         except Conflict as error:
+            if action in ("save", "approve") and (payload is not None or text is not None):
+                return show_draft(
+                    web,
+                    request,
+                    draft_id,
+                    problem=f"Draft #{draft_id} was changed (in another tab or by another person) after you opened "
+                    "it, so your changes were not saved. Nothing you typed is lost: it is shown below beside the "
+                    "version now stored.",
+                    stale=_stale(web, draft_id, payload, text),
+                    status=409,
+                )
             return show_draft(web, request, draft_id, problem=error.message, status=409)
         except BusinessError as error:
             return show_draft(
                 web, request, draft_id, problem=error.message, status=422, typed_text=text if text is not None else None
             )
         if outcome == "saved":
-            return RedirectResponse(f"/drafts/{draft_id}?done=saved", status_code=303)
+            # Back to the field the person was editing (draft.js focuses it), not the top of a long page.
+            focus = str(form.get("focus") or "")
+            where = {"done": "saved", **({"focus": focus} if _FIELD_PATH.fullmatch(focus) else {})}
+            return RedirectResponse(f"/drafts/{draft_id}?{urlencode(where)}", status_code=303)
         return RedirectResponse(f"/queue?{urlencode({'done': outcome, 'draft': draft_id})}", status_code=303)
 
     async def home(request: Request) -> Response:
@@ -283,6 +390,7 @@ def routes(web: Web) -> list[Route]:
     return [
         Route("/", home),
         Route("/queue", page(web, queue)),
+        Route("/queue/next", page(web, next_)),
         Route("/drafts/{draft_id:id}", page(web, draft)),
         Route("/drafts/{draft_id:id}/decide", page(web, decide), methods=["POST"]),
     ]

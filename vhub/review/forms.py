@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -20,6 +21,9 @@ from vhub.models import LONDON, LONG_TEXT_MAX, describe_validation_error
 LONG_TEXT = {"narrative", "what", "child_whereabouts_and_condition", "alleged_perpetrator", "address", "text"}
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _LOCAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")  # what a datetime-local input sends
+FOLDED = {"referrer": "The same on every referral (config/drafting.toml)"}
+"""Top-level groups shown folded (details/summary) unless one of their fields has an error: boilerplate a reviewer
+rarely changes, kept out of the way of what they must read. Folded fields are still in the form and still sent."""
 
 
 @dataclass
@@ -32,6 +36,46 @@ class FormField:
     required: bool = False
     error: str | None = None
     children: list[FormField] = field(default_factory=list)
+    folded: str | None = None  # why the group is folded (see FOLDED); None: shown open
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.error) or any(child.has_error for child in self.children)
+
+    @property
+    def summary(self) -> str:
+        """The group's values on one line, for its folded summary."""
+        return ", ".join(leaf.value for _, leaf in leaves(self.children) if leaf.value)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field whose value the person typed is not the value now stored."""
+
+    path: str
+    label: str  # with the groups it sits in: "Children referred 1 › Date of birth"
+    typed: str
+    stored: str
+
+
+def leaves(fields: list[FormField], trail: str = "") -> Iterator[tuple[str, FormField]]:
+    """Every input of ``fields`` with its label in context, in form order."""
+    for item in fields:
+        label = f"{trail} › {item.label}" if trail else item.label
+        if item.kind in ("group", "list"):
+            yield from leaves(item.children, label)
+        else:
+            yield label, item
+
+
+def differences(model: type[BaseModel], typed: dict[str, Any], stored: dict[str, Any]) -> list[Difference]:
+    """Where what the person typed differs from what is stored, field by field, as the form shows them."""
+    theirs = {item.path: item.value for _, item in leaves(build_fields(model, stored, {}))}
+    return [
+        Difference(item.path, label, item.value, theirs.get(item.path, ""))
+        for label, item in leaves(build_fields(model, typed, {}))
+        if item.value != theirs.get(item.path, "")
+    ]
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
@@ -110,6 +154,7 @@ def build_fields(
                     "group",
                     children=build_fields(annotation, value or {}, errors, f"{path}."),
                     error=errors.get(path),
+                    folded=FOLDED.get(path),
                 )
             )
         else:

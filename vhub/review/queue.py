@@ -150,7 +150,7 @@ def _sources() -> list[Subquery]:
         cast(null(), String).label("risk"),
         literal_column("'awaiting_review'", String).label("status"),
         literal_column("'awaiting_review'", String).label("stored_status"),
-        cast(null(), DraftRow.deadline.type).label("deadline"),
+        DataQualityItemRow.deadline.label("deadline"),
     ).where(DataQualityItemRow.status == "open")
     return [drafts.subquery("queued_drafts"), items.subquery("queued_items")]
 

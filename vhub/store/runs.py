@@ -180,9 +180,12 @@ def record_invalid(
     raw: dict[str, Any],
     actor: str = "ingest",
     fingerprint: str | None = None,
+    deadline: datetime | None = None,
+    blocks: str | None = None,
 ) -> bool:
     """Keep a record a person must look at (it failed validation, or triage could not decide something).
-    False if it was already kept: the same version, or the same ``fingerprint`` (what was read) if given."""
+    False if it was already kept: the same version, or the same ``fingerprint`` (what was read) if given.
+    ``deadline`` and ``blocks``: when the action it holds up is due, and that action in plain words."""
     same = DataQualityItemRow.version == version
     if fingerprint is not None:
         same = or_(same, DataQualityItemRow.fingerprint == fingerprint)
@@ -203,6 +206,8 @@ def record_invalid(
                 reasons=reasons,
                 raw=raw,
                 fingerprint=fingerprint,
+                deadline=deadline,
+                blocks=blocks,
             )
             session.add(row)
             session.flush()
@@ -214,7 +219,7 @@ def record_invalid(
         action="data_quality.raised",
         entity_type="data_quality_item",
         entity_id=str(row.id),
-        after={"reference": reference, "reasons": reasons},
+        after={"reference": reference, "reasons": reasons, "deadline": deadline.isoformat() if deadline else None},
     )
     return True
 

@@ -233,6 +233,10 @@ class DataQualityItemRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(80))
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what the person decided or corrected
     fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of what was read and why it failed
+    # The deadline of the action the item holds up (vhub/triage/blocking.py), so the queue orders it with the
+    # drafts; and that action in plain words. None: nothing with a deadline waits on it (or raised before 0009).
+    deadline: Mapped[datetime | None]
+    blocks: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEventRow(Base):

@@ -175,13 +175,14 @@ def _authority_of(person: Person, incident: Incident, config: TriageConfig) -> t
     return config.authority_for_postcode(postcode), postcode.split(" ")[0]
 
 
-def _referral_deadline(level: RiskLevel, incident: Incident, config: TriageConfig) -> datetime:
+def referral_deadline(level: RiskLevel, occurred_at: datetime, config: TriageConfig) -> datetime:
+    """When children's services must have the referral: red and amber in working hours, green in calendar hours."""
     deadlines = config.policy.deadlines
     if level is RiskLevel.red:
-        return add_working_hours(incident.occurred_at, deadlines.referral_red_working_hours, deadlines)
+        return add_working_hours(occurred_at, deadlines.referral_red_working_hours, deadlines)
     if level is RiskLevel.amber:
-        return add_working_hours(incident.occurred_at, deadlines.referral_amber_working_hours, deadlines)
-    return add_hours(incident.occurred_at, deadlines.referral_green_hours)
+        return add_working_hours(occurred_at, deadlines.referral_amber_working_hours, deadlines)
+    return add_hours(occurred_at, deadlines.referral_green_hours)
 
 
 def plan_ages(incident: Incident, config: TriageConfig, plan: _Plan) -> None:
@@ -248,7 +249,7 @@ def plan_referrals(
                     recipient=Recipient(
                         kind=RecipientKind.childrens_services, authority=key, name=authority.childrens_services
                     ),
-                    deadline=_referral_deadline(level, incident, config),
+                    deadline=referral_deadline(level, incident.occurred_at, config),
                     reasons=tuple(reasons),
                 )
             )

@@ -143,6 +143,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from vhub.simulated.demo import DemoOptions, run_demo
 
+    if args.night:
+        from vhub.simulated.night import NightOptions, run_night
+
+        night = NightOptions(
+            incidents=args.incidents,
+            seed=args.seed,
+            workers=args.workers,
+            exit_after=args.exit,
+            summary_json=args.summary_json,
+        )
+        return run_night(_settings(), night)
+
     options = DemoOptions(
         incidents=args.incidents,
         seed=args.seed,
@@ -505,6 +517,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=None)
     demo.add_argument("--exit", action="store_true", help="stop once the summary is printed")
     demo.add_argument("--summary-json", type=Path, default=None, help="also write the summary here")
+    demo.add_argument(
+        "--night",
+        action="store_true",
+        help="an unattended night on a stepped clock: every schedule fires at its time (each once), the "
+        "before-school Encompass check escalates what is not approved, the morning report reaches the simulated "
+        "Teams webhook",
+    )
     demo.add_argument(
         "--auto-approve",
         action="store_true",

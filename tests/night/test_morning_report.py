@@ -21,7 +21,7 @@ AT = "2026-12-01T07:45:00+00:00"  # 07:45 GMT, Tuesday 1 December
 
 
 def night(db: Database, make_draft: Callable[..., int]) -> dict[str, int]:
-    """A night's records: one scan of 3 versions (2 stored, 1 invalid), drafts due this morning and yesterday."""
+    """A night: yesterday's report, a scan since of 3 versions (2 stored, 1 invalid), drafts due today and yesterday."""
     with db.session() as session:
         session.add(
             RunRow(
@@ -41,7 +41,16 @@ def night(db: Database, make_draft: Callable[..., int]) -> dict[str, int]:
                 system="records_system",
                 found=50,
                 status="complete",
-                started_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+                started_at=datetime(2026, 11, 30, 6, 0, tzinfo=UTC),
+            )
+        )
+        session.add(  # yesterday's report: this one counts from there
+            RunRow(
+                id="report-yesterday",
+                kind="morning_report",
+                system="report",
+                status="complete",
+                started_at=datetime(2026, 11, 30, 7, 45, tzinfo=UTC),
             )
         )
         session.flush()
@@ -106,7 +115,7 @@ def test_the_morning_report_is_written_and_summarised_to_the_admins(
     facts = {fact["title"]: fact["value"] for fact in content["body"][1]["facts"]}
     assert "VHub morning report, Tuesday 01/12/2026" == content["body"][0]["text"]
     assert {
-        "Night": "30/11/2026 18:00 GMT to 01/12/2026 07:45 GMT",
+        "Since": "30/11/2026 07:45 GMT (the last report)",
         "Scans run": "1",
         "Incidents read": "3 listed, 2 stored, 1 invalid (for a person)",
         "Drafts made": "2",
@@ -128,6 +137,8 @@ def test_the_morning_report_is_written_and_summarised_to_the_admins(
     for personal in ("Ellie", "Marsh", "2016", "Orchard"):
         assert personal not in html + text + json.dumps(cards)
     with db.session() as session:
-        run = session.scalars(select(RunRow).where(RunRow.kind == "morning_report")).one()
+        run = session.scalars(
+            select(RunRow).where(RunRow.kind == "morning_report", RunRow.id != "report-yesterday")
+        ).one()
         assert ("complete", "2") == (run.status, str(run.found))
         assert 1 == len(session.scalars(select(AuditEventRow).where(AuditEventRow.action == "alert.raised")).all())

@@ -1,6 +1,7 @@
 """The morning report: what the night did and what the morning must do first, as HTML with charts and plain text.
 
-The night is from 18:00 (UK time) the evening before up to the moment the report is for. Counts and
+The night's counts are everything since the last morning report (on the first, since vhub's first run) up to
+when the report is written; what is due and what was missed are by the moment it is for. Counts and
 references only (draft numbers, incident references, schools, portals): no person is named, so the report and
 its Teams summary can travel.
 """
@@ -21,8 +22,6 @@ from vhub.drafting.environment import environment
 from vhub.store.draft_status import DraftStatus
 from vhub.store.tables import DataQualityItemRow, DraftRow, RunRow, ScanItemRow, SubmissionRow, TriageResultRow
 
-NIGHT_STARTS_HOUR = 18
-"""The night the report covers starts at this hour (UK time) the evening before."""
 MORNING_DEADLINE_HOUR = 9
 """Drafts due before this hour (UK time) are listed: schools start by then."""
 WORKFLOWS = {
@@ -53,7 +52,7 @@ class DueDraft:
 @dataclass
 class MorningReport:
     generated_at: datetime
-    night_from: datetime
+    since: datetime
     runs: int = 0
     incidents_listed: int = 0
     incidents_stored: int = 0
@@ -67,6 +66,7 @@ class MorningReport:
     due_before_nine: list[DueDraft] = field(default_factory=list)
     missed_yesterday: list[DueDraft] = field(default_factory=list)
     paused_portals: dict[str, str] = field(default_factory=dict)
+    previous: bool = True  # False: there was no earlier morning report, so the counts go back to the first run
 
     @property
     def title(self) -> str:
@@ -106,7 +106,9 @@ class MorningReport:
     def facts(self) -> dict[str, str | int]:
         """The headline counts, as the Teams card and the text report give them."""
         return {
-            "Night": f"{uk_time(self.night_from)} to {uk_time(self.generated_at)}",
+            "Since": f"{uk_time(self.since)} (the last report)"
+            if self.previous
+            else f"{uk_time(self.since)} (the first run)",
             "Scans run": self.runs,
             "Incidents read": f"{self.incidents_listed} listed, {self.incidents_stored} stored, "
             f"{self.incidents_invalid} invalid (for a person)",
@@ -127,35 +129,43 @@ def build_morning(
 ) -> MorningReport:
     """The report for ``now`` (aware): the store's counts, with the queues' ``failed_jobs`` and ``paused_portals``."""
     today = uk_day(now)
-    night_from = uk_at(today - timedelta(days=1), NIGHT_STARTS_HOUR)
-    report = MorningReport(
-        generated_at=now, night_from=night_from, failed_jobs=dict(failed_jobs), paused_portals=dict(paused_portals)
-    )
-    in_night = (RunRow.started_at >= night_from, RunRow.started_at <= now, RunRow.kind.not_in(_ONE_JOB_RUNS))
-    report.runs = session.scalar(select(func.count(RunRow.id)).where(*in_night)) or 0
-    report.incidents_listed = session.scalar(select(func.coalesce(func.sum(RunRow.found), 0)).where(*in_night)) or 0
-    items = Counter(
-        dict(
-            session.execute(
-                select(ScanItemRow.status, func.count())
-                .join(RunRow, RunRow.id == ScanItemRow.run_id)
-                .where(*in_night)
-                .group_by(ScanItemRow.status)
-            ).all()
+    previous = session.scalar(
+        select(func.max(RunRow.started_at)).where(
+            RunRow.kind == "morning_report", RunRow.status == "complete", RunRow.started_at < now
         )
     )
+    first = session.scalar(select(func.min(RunRow.started_at)))
+    since = previous or first or now - timedelta(days=1)
+    report = MorningReport(
+        generated_at=now,
+        since=since,
+        failed_jobs=dict(failed_jobs),
+        paused_portals=dict(paused_portals),
+        previous=previous is not None,
+    )
+    in_night = (RunRow.started_at >= since, RunRow.kind.not_in(_ONE_JOB_RUNS))
+    report.runs = session.scalar(select(func.count(RunRow.id)).where(*in_night)) or 0
+    # A version listed by several scans (re-read, or invalid each time) is one incident version read.
+    versions = session.execute(
+        select(ScanItemRow.reference, ScanItemRow.last_modified, ScanItemRow.status)
+        .join(RunRow, RunRow.id == ScanItemRow.run_id)
+        .where(*in_night)
+        .distinct()
+    ).all()
+    report.incidents_listed = len({(row.reference, row.last_modified) for row in versions})
+    items = Counter(row.status for row in versions)
     report.incidents_stored, report.incidents_invalid = items["stored"], items["invalid"]
     report.triaged_by_risk = dict(
         session.execute(
             select(TriageResultRow.risk, func.count())
-            .where(TriageResultRow.triaged_at >= night_from, TriageResultRow.triaged_at <= now)
+            .where(TriageResultRow.triaged_at >= since)
             .group_by(TriageResultRow.risk)
         ).all()
     )
     report.drafts_made = dict(
         session.execute(
             select(DraftRow.workflow, func.count())
-            .where(DraftRow.created_at >= night_from, DraftRow.created_at <= now)
+            .where(DraftRow.created_at >= since)
             .where(DraftRow.status != DraftStatus.SUPERSEDED)
             .group_by(DraftRow.workflow)
         ).all()
@@ -163,7 +173,7 @@ def build_morning(
     report.sent_by_portal = dict(
         session.execute(
             select(SubmissionRow.portal, func.count())
-            .where(SubmissionRow.status == "sent", SubmissionRow.sent_at >= night_from, SubmissionRow.sent_at <= now)
+            .where(SubmissionRow.status == "sent", SubmissionRow.sent_at >= since)
             .group_by(SubmissionRow.portal)
         ).all()
     )

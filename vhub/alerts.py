@@ -99,7 +99,7 @@ def post(settings: Settings, alert: Alert) -> bool:
 def send(settings: Settings, db: Database, alert: Alert, *, subject: str) -> bool:
     """Log, audit and post an alert; True if its channel took it. ``subject``: what it is about (a portal name,
     a check and its day), the audit event's entity."""
-    log.error("alert", title=alert.title, channel=alert.channel, subject=subject)
+    log.warning("alert", title=alert.title, channel=alert.channel, subject=subject)
     delivered = post(settings, alert)
     with db.session() as session:
         record_event(

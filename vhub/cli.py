@@ -288,6 +288,7 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     from vhub.alerts import CHANNEL_SETTINGS, Alert, env_var, send, webhook_url
 
     ctx = context.configure(_resolved())
+    logs.configure(ctx.settings, process="cli", console=False)
     ctx.db.migrate()
     failed = 0
     for channel in CHANNEL_SETTINGS if args.channel is None else [args.channel]:

@@ -28,10 +28,10 @@ from fixtures.synthetic import SCHOOLS
 from vhub import context, logs
 from vhub.clock import uk_at, uk_day, uk_time
 from vhub.models import DASH_KEYS
-from vhub.review.accounts import add_demo_accounts
 from vhub.runtime import Stack, exit_on_sigterm
 from vhub.scheduler import check_schedules, fire, firings
 from vhub.settings import Settings
+from vhub.simulated.demo import keep_running
 from vhub.simulated.systems import Simulators
 from vhub.store.tables import utcnow
 from vhub.triage import load_config
@@ -164,17 +164,7 @@ def run_night(settings: Settings, options: NightOptions, out: TextIO = sys.stdou
             options.summary_json.parent.mkdir(parents=True, exist_ok=True)
             options.summary_json.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         if not options.exit_after:
-            with ctx.db.session() as session:
-                accounts = add_demo_accounts(session)
-            out.write(f"\nThe review app is at {stack.review_url}; sign in with a demo account:\n")
-            for username, password, role in accounts:
-                out.write(f"  {username:<15} password {password}   ({role})\n")
-            out.write(
-                f"The stack is still running: try `vhub runs list` in another terminal (VHUB_DATA_DIR={demo_dir}). "
-                "Press Ctrl-C to stop.\n"
-            )
-            out.flush()
-            _wait_forever()
+            keep_running(ctx, stack, out, try_commands="`vhub runs list` or `vhub report morning`", data_dir=demo_dir)
     return 0 if summary["ok"] else 1
 
 
@@ -186,14 +176,6 @@ def _wait_quiet(ctx: context.AppContext, timeout_s: float) -> bool:
         quiet = 0 if ctx.jobs.in_flight() else quiet + 1
         time.sleep(0.2)
     return quiet >= 2
-
-
-def _wait_forever() -> None:
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return
 
 
 def _cards(sink_url: str, channel: str) -> list[dict[str, Any]]:

@@ -79,7 +79,11 @@ def check_encompass(at: str | None = None) -> dict[str, Any]:
         elif sent_status in ("sending", "sent") or status == DraftStatus.SENDING:
             counts["sending"] += 1
         elif connection.set(_QUEUED.format(day, draft_id), run_id, nx=True, ex=CLAIM_TTL_S):
-            queue_submission(draft_id, portal_for("encompass", recipient))
+            try:
+                queue_submission(draft_id, portal_for("encompass", recipient))
+            except BaseException:
+                connection.delete(_QUEUED.format(day, draft_id))  # not queued: the retry must try it again
+                raise
             queued.append(draft_id)
         else:
             counts["sending"] += 1  # queued by an earlier check today: on its way

@@ -28,6 +28,7 @@ from tasks.ingest import start_scan
 from tasks.isr import start_isr_scan
 from tasks.morning import morning_report
 from tasks.watch import watch
+from vhub.alerts import unset_channels
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
 from vhub.queues import Jobs, QueuePolicy, Schedule, connect
@@ -164,6 +165,8 @@ def build_scheduler(settings: Settings, *, name: str | None = None) -> ClaimingC
 def run_scheduler(settings: Settings) -> None:
     if not settings.redis_url:
         raise SystemExit("vhub scheduler needs VHUB_REDIS_URL (or use `vhub up`).")
+    if unset := unset_channels(settings):  # the checks still run; what they would tell is logged and audited
+        log.warning("alert channels not set: their alerts are only logged and audited", settings=unset)
     build_scheduler(settings).start()
 
 

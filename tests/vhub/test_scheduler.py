@@ -95,3 +95,12 @@ def test_a_bad_schedule_is_refused_with_its_name(settings: Settings) -> None:
     bad = QueuePolicy(**{**policy.__dict__, "schedules": (Schedule("morning_report", "morning_report", "45 7 * *"),)})
     with pytest.raises(ConfigurationError, match="'morning_report' has cron '45 7 \\* \\*'"):
         check_schedules(bad)
+
+
+def test_the_hour_the_clocks_go_back_fires_once() -> None:
+    """01:30 happens twice on the last Sunday of October (BST, then GMT): a daily 01:30 schedule fires at the first."""
+    schedules = (Schedule("night", "scan", "30 1 * * *"),)
+    start, end = datetime(2026, 10, 24, 23, 0, tzinfo=UTC), datetime(2026, 10, 25, 23, 0, tzinfo=UTC)
+    assert [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)] == [
+        moment for moment, _ in firings(schedules, LONDON, start, end)
+    ]

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from redis import Redis
-from rq import cron_job_registry
+from rq import Retry, cron_job_registry
 from rq.cron import CronJob, CronScheduler
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.job import Job
@@ -105,12 +105,14 @@ def fire(jobs: Jobs, schedule: Schedule, minute: datetime) -> Job | None:
         log.info("firing already enqueued by another scheduler", schedule=schedule.name, minute=minute.isoformat())
         return None
     policy = jobs.policy.job(schedule.job)
+    intervals = list(policy.retry_intervals_s)
     job = jobs.queue(policy.queue).enqueue_call(
         SCHEDULABLE[schedule.job],
         args=(minute.astimezone(UTC).isoformat(),) if schedule.job in TIMED else (),
         timeout=policy.timeout_s,
         result_ttl=jobs.policy.result_ttl_s,
         failure_ttl=jobs.policy.failure_ttl_s,
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
         description=f"{schedule.name} ({schedule.cron})",
     )
     log.info("scheduled run enqueued", schedule=schedule.name, queue=policy.queue, job_id=job.id)

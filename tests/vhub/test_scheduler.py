@@ -63,6 +63,8 @@ def test_a_firing_is_claimed_per_minute(settings: Settings, redis_url: str, redi
     assert fire(jobs, schedule, first) is None
     assert fire(jobs, schedule, datetime(2026, 12, 1, 3, 30, tzinfo=UTC)) is not None
     assert 2 == len(all_jobs(redis_client, jobs))
+    check = fire(jobs, Schedule("encompass_check", "encompass_check", "30 7 * * 1-5"), first)
+    assert check is not None and [30, 120] == check.retry_intervals  # the job kind's retries, from queues.toml
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,8 @@ def test_the_morning_report_is_written_and_summarised_to_the_admins(
     assert (
         f"#{ids['due_0830']} Operation Encompass, OCC/26/000001, <b>Oak</b> Primary: due 01/12/2026 08:30 GMT" in text
     )
-    assert f"#{ids['missed']} Operation Encompass" in text and "not sent (waiting for review)" in text
+    missed = f"#{ids['missed']} Operation Encompass, OCC/26/000003, Elm School: due 30/11/2026 09:00 GMT"
+    assert f"{missed}, not sent (waiting for review)\n" in text
     assert f"#{ids['late']} Operation Encompass" in text and "sent late, 30/11/2026 10:15 GMT" in text
     assert f"#{ids['on_time']} " not in text
     for personal in ("Ellie", "Marsh", "2016", "Orchard"):

@@ -64,7 +64,7 @@ def _failures() -> int:
     connection.set(_FAILED_TOLD, total)
     alert = Alert(
         title=f"{total} failed jobs are waiting for an admin",
-        facts={"Failed jobs": total, **{f"  {name}": count for name, count in failed.most_common()}},
+        facts={"Failed jobs": total, **{f"{name} jobs": count for name, count in failed.most_common()}},
         lines=("See `vhub failed list` (what failed and why) and runbooks/failed-jobs.md.",),
         channel="admins",
     )

@@ -9,6 +9,8 @@ from vhub.clock import uk_time
 from vhub.store.runs import RunRecord
 from vhub.store.tables import RunRow
 
+SHOWN_AT_RISK = 20
+"""Drafts at risk listed by `vhub runs show`; the rest are counted."""
 KINDS = {
     "scheduled": "scan (scheduled)",
     "manual": "scan (by hand)",
@@ -55,7 +57,10 @@ def render_run(record: RunRecord) -> str:
     if record.kind not in ("encompass_check", "morning_report"):
         lines.append(f"  Failures:  {record.failures} incident version(s) could not be read (`vhub failed list`)")
         lines.append(f"  Deadlines at risk (not sent, due within 4 hours or past): {len(record.at_risk)}")
-        lines += [
-            f"    draft #{draft_id} {kind}, {ref}: due {uk_time(due)}" for draft_id, kind, ref, due in record.at_risk
-        ]
+        shown = record.at_risk[:SHOWN_AT_RISK]
+        lines += [f"    draft #{draft} {kind}, {ref}: due {uk_time(due)}" for draft, kind, ref, due in shown]
+        if len(record.at_risk) > SHOWN_AT_RISK:
+            lines.append(
+                f"    and {len(record.at_risk) - SHOWN_AT_RISK} more (in the review queue, soonest deadline first)"
+            )
     return "\n".join(lines)

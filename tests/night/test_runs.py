@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from tests.night.conftest import ServedSink
 from vhub import context
@@ -115,3 +116,25 @@ def test_an_unknown_run_is_refused_with_advice(
     monkeypatch.setenv("VHUB_DATA_DIR", str(settings.data_dir))
     assert 2 == main(["runs", "show", "nope"])
     assert "There is no run 'nope'; `vhub runs list` shows the ids" in capsys.readouterr().err
+
+
+def test_a_long_list_of_drafts_at_risk_is_cut_and_counted(
+    ctx: context.AppContext,
+    settings: Settings,
+    db: Database,
+    make_draft: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A run with more drafts at risk than fit lists the soonest 20 and says how many more there are."""
+    scan_run(db, make_draft)
+    with db.session() as session:
+        incident_id = session.scalars(select(IncidentRow.id)).one()
+    for hour in range(22):
+        make_draft(datetime(2026, 11, 29, hour, 0, tzinfo=UTC), incident_id=incident_id)
+    monkeypatch.setenv("VHUB_DATA_DIR", str(settings.data_dir))
+    assert 0 == main(["runs", "show", "5e1f0c2a"])
+    shown = capsys.readouterr().out
+    assert "Deadlines at risk (not sent, due within 4 hours or past): 23" in shown
+    assert 20 == shown.count("    draft #")
+    assert "    and 3 more (in the review queue, soonest deadline first)" in shown

@@ -39,7 +39,7 @@ class Alert:
 
 
 def webhook_url(settings: Settings, channel: Channel) -> str:
-    return str(getattr(settings, CHANNEL_SETTINGS[channel]))
+    return settings.alert_url(CHANNEL_SETTINGS[channel])
 
 
 def env_var(channel: Channel) -> str:

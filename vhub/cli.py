@@ -73,7 +73,8 @@ def _alert_channels(settings: Settings, *, simulated: bool) -> str:
     from vhub.alerts import unset_channels
 
     if simulated:
-        return f"the simulated Teams webhook ({settings.alert_webhook_url.rsplit('/webhook/', 1)[0]}/_admin/received)"
+        sink = settings.alert_url("alert_webhook_url").rsplit("/webhook/", 1)[0]
+        return f"the simulated Teams webhook ({sink}/_admin/received)"
     unset = unset_channels(settings)
     if not unset:
         return "admins' and duty sergeant's channels set"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import httpx
+from pydantic import SecretStr
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -232,7 +233,7 @@ class Stack:
             require_configured(self.settings)
             return
         configured = [env_name(name, "url") for name in external_systems() if self.settings.external(name).url]
-        configured += [f"VHUB_{name.upper()}" for name in ALERT_CHANNELS.values() if getattr(self.settings, name)]
+        configured += [f"VHUB_{name.upper()}" for name in ALERT_CHANNELS.values() if self.settings.alert_url(name)]
         if configured:
             raise ConfigurationError(
                 f"Simulated mode starts every external system itself, but {', '.join(configured)} "
@@ -262,7 +263,8 @@ class Stack:
 
     def resolved(self) -> Settings:
         """The settings with this stack's Redis and simulated systems filled in."""
-        settings = self.settings.model_copy(update={"redis_url": self.redis_url, **self.alert_webhooks})
+        webhooks = {name: SecretStr(url) for name, url in self.alert_webhooks.items()}
+        settings = self.settings.model_copy(update={"redis_url": self.redis_url, **webhooks})
         return with_systems(settings, self.systems)
 
     def child_env(self) -> dict[str, str]:
@@ -484,7 +486,9 @@ def resolve(settings: Settings) -> Settings:
         return resolved
     systems = {name: ExternalSystem.model_validate(value) for name, value in (state.get("systems") or {}).items()}
     webhooks = {
-        name: str(url) for name, url in (state.get("alert_webhooks") or {}).items() if name in ALERT_CHANNELS.values()
+        name: SecretStr(str(url))
+        for name, url in (state.get("alert_webhooks") or {}).items()
+        if name in ALERT_CHANNELS.values()
     }
     return with_systems(resolved.model_copy(update=webhooks), systems)
 

@@ -101,14 +101,14 @@ class Settings(BaseSettings):
     review_second_approver_for_red: bool = Field(True, description="red-risk drafts need two different approvers")
     review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
 
-    alert_webhook_url: str = Field(
-        "",
+    alert_webhook_url: SecretStr = Field(
+        SecretStr(""),
         description="the admins' Microsoft Teams channel: its incoming (or Workflows) webhook URL, where paused "
         "portals, repeated failures and the morning report are posted as Adaptive Cards; empty = logged and "
         "audited only",
     )
-    duty_webhook_url: str = Field(
-        "",
+    duty_webhook_url: SecretStr = Field(
+        SecretStr(""),
         description="the duty sergeant's Teams channel: its webhook URL, where deadlines about to be missed and "
         "Operation Encompass notices not approved before school are posted; empty = logged and audited only",
     )
@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     def unconfigured(self, systems: list[str]) -> list[str]:
         """The settings (by environment variable) that ``systems`` still need: URL, username, password."""
         return [env_name(system, part) for system in systems for part in self.external(system).missing()]
+
+    def alert_url(self, setting: str) -> str:
+        """The webhook URL an alert channel's ``setting`` holds (a secret: whoever has it can post), or empty."""
+        value = getattr(self, setting)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
 
     @property
     def tz(self) -> ZoneInfo:

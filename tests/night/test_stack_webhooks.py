@@ -39,7 +39,8 @@ def test_commands_beside_a_simulated_stack_post_to_its_webhook(tmp_path: Path) -
     (settings.run_dir / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
     resolved = resolve(settings)
     expected = ("http://127.0.0.1:9/webhook/admins", "http://127.0.0.1:9/webhook/duty")
-    assert expected == (resolved.alert_webhook_url, resolved.duty_webhook_url)
+    assert expected == (resolved.alert_url("alert_webhook_url"), resolved.alert_url("duty_webhook_url"))
+    assert "127.0.0.1:9" not in repr(resolved)  # a webhook URL is a secret: never in printed or logged settings
 
 
 def test_live_start_up_names_the_unset_channels(tmp_path: Path) -> None:

@@ -130,7 +130,7 @@ def _escalate(day: Any, unapproved: list[tuple[int, str, Any, str]], counts: dic
             f"{school}: due {uk_time(deadline)} (draft #{draft_id}, incident {reference})"
             for draft_id, school, deadline, reference in unapproved
         )
-        + ("Approve them in the review app (Operation Encompass, oldest deadline first) before school starts.",),
+        + ("Approve them in the review app (Operation Encompass, soonest deadline first) before school starts.",),
         channel="duty",
     )
     delivered = send(ctx.settings, ctx.db, alert, subject=f"{KIND}:{day.isoformat()}")

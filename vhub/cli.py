@@ -70,6 +70,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
         print(f"Workers:        {stack.worker_count}" + ("" if args.no_scheduler else " (and the scheduler)"))
         print(f"Data folder:    {settings.data_path}")
+        print(f"Alerts (Teams): {_alert_channels(stack.resolved(), simulated=simulators is not None)}")
         print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
         try:
             while all(child.running() for child in stack.children):
@@ -80,6 +81,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("\nStopping...", flush=True)
     return 0
+
+
+def _alert_channels(settings: Settings, *, simulated: bool) -> str:
+    """Where alerts go, for the start-up lines: an unset channel is said plainly (its alerts are only logged)."""
+    from vhub.alerts import unset_channels
+
+    if simulated:
+        sink = settings.alert_url("alert_webhook_url").rsplit("/webhook/", 1)[0]
+        return f"the simulated Teams webhook ({sink}/_admin/received)"
+    unset = unset_channels(settings)
+    if not unset:
+        return "admins' and duty sergeant's channels set"
+    return f"NOT SET: {', '.join(unset)} (those alerts are only logged and audited; see runbooks/alerts.md)"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -163,6 +177,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         start_isr_scan()
         print("Queued a read of new information sharing requests. `vhub status` follows it.")
         return 0
+    if args.what in ("encompass", "morning", "watch"):
+        from vhub.scheduler import enqueue_now
+
+        kind = {"encompass": "encompass_check", "morning": "morning_report", "watch": "watch"}[args.what]
+        job = enqueue_now(ctx.jobs, kind)
+        print(f"Queued {kind.replace('_', ' ')} (job {job.id}). `vhub runs list` shows it when it has run.")
+        return 0
     run_id = start_scan(kind="manual")
     print(f"Queued a scan of the records system (run {run_id}). `vhub status` follows it.")
     return 0
@@ -170,6 +191,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from vhub.simulated.demo import DemoOptions, run_demo
+
+    if args.night:
+        from vhub.simulated.night import NightOptions, run_night
+
+        night = NightOptions(
+            incidents=args.incidents,
+            seed=args.seed,
+            workers=args.workers,
+            exit_after=args.exit,
+            summary_json=args.summary_json,
+        )
+        return run_night(_settings(), night)
 
     options = DemoOptions(
         incidents=args.incidents,
@@ -240,6 +273,8 @@ def cmd_failed(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.what == "morning":
+        return cmd_report_morning(args)
     from vhub.reports import build_backlog, write_backlog
     from vhub.store.tables import utcnow
     from vhub.triage import load_config
@@ -252,6 +287,76 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in write_backlog(report, args.out or settings.data_path / "reports"):
         print(path)
     return 0
+
+
+def cmd_report_morning(args: argparse.Namespace) -> int:
+    from tasks.watch import failed_jobs_by_function
+    from vhub.alerts import send
+    from vhub.portals import all_paused
+    from vhub.reports.morning import build_morning, summary_card, write_morning
+    from vhub.store.tables import utcnow
+
+    ctx = _running_context()  # the failed jobs and paused portals are in the running stack's Redis
+    logs.configure(ctx.settings, process="cli", console=False)
+    ctx.db.migrate()
+    now = utcnow()
+    failed = dict(failed_jobs_by_function())
+    with ctx.db.session(read_only=True) as session:
+        report = build_morning(session, now, failed_jobs=failed, paused_portals=all_paused(ctx.jobs.connection))
+    paths = write_morning(report, args.out or ctx.settings.data_path / "reports")
+    for path in paths:
+        print(path)
+    if args.post:
+        posted = send(ctx.settings, ctx.db, summary_card(report, paths[0].name), subject="morning_report:by-hand")
+        print("Summary posted to the admins' channel." if posted else "The admins' channel did not take the summary.")
+        return 0 if posted else 1
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from vhub.runs_view import render_list, render_run
+    from vhub.store.runs import recent_runs, run_record
+    from vhub.store.tables import utcnow
+
+    ctx = context.configure(_settings())
+    ctx.db.migrate()
+    with ctx.db.session(read_only=True) as session:
+        if args.action == "list":
+            print(render_list(recent_runs(session, args.limit)))
+            return 0
+        record = run_record(session, args.run_id, now=utcnow())
+    if record is None:
+        raise VhubError(
+            f"There is no run {args.run_id!r}; `vhub runs list` shows the ids (the first 8 characters are enough).",
+            code="unknown_run",
+        )
+    print(render_run(record))
+    return 0
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    from vhub.alerts import CHANNEL_SETTINGS, Alert, env_var, send, webhook_url
+
+    ctx = context.configure(_resolved())
+    logs.configure(ctx.settings, process="cli", console=False)
+    ctx.db.migrate()
+    failed = 0
+    for channel in CHANNEL_SETTINGS if args.channel is None else [args.channel]:
+        if not webhook_url(ctx.settings, channel).strip():
+            print(f"{channel}: not set ({env_var(channel)}); alerts for it are only logged and audited.")
+            failed += 1
+            continue
+        alert = Alert("VHub test alert", {"Channel": channel, "Sent by": "vhub alerts test"}, channel=channel)
+        ok = send(ctx.settings, ctx.db, alert, subject=f"test:{channel}")
+        print(f"{channel}: {'the channel took the test card' if ok else 'NOT taken: see the log for the reason'}")
+        failed += 0 if ok else 1
+    return 0 if not failed else 1
+
+
+def _resolved() -> Settings:
+    from vhub.runtime import resolve
+
+    return resolve(_settings())
 
 
 def cmd_review_serve(args: argparse.Namespace) -> int:
@@ -458,9 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="queue a run now")
     run.add_argument(
         "what",
-        choices=["scan", "isr"],
+        choices=["scan", "isr", "encompass", "morning", "watch"],
         help="scan: read changed incidents from the records system; isr: read new information sharing "
-        "requests from the partner portal",
+        "requests from the partner portal; encompass: the before-school Operation Encompass check; morning: the "
+        "morning report (written and posted to Teams); watch: look for failures, paused portals and deadlines "
+        "about to be missed now",
     )
     run.set_defaults(func=cmd_run)
 
@@ -470,6 +577,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=None)
     demo.add_argument("--exit", action="store_true", help="stop once the summary is printed")
     demo.add_argument("--summary-json", type=Path, default=None, help="also write the summary here")
+    demo.add_argument(
+        "--night",
+        action="store_true",
+        help="an unattended night on a stepped clock: every schedule fires at its time (each once), the "
+        "before-school Encompass check escalates what is not approved, the morning report reaches the simulated "
+        "Teams webhook",
+    )
     demo.add_argument(
         "--auto-approve",
         action="store_true",
@@ -553,12 +667,31 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="reports for the force")
     report.add_argument(
         "what",
-        choices=["backlog"],
+        choices=["backlog", "morning"],
         help="backlog: repeat children, risky crime types, hidden "
-        "high risk, missing assessments, oldest waiting (HTML with charts, and CSV)",
+        "high risk, missing assessments, oldest waiting (HTML with charts, and CSV); morning: the night's counts, "
+        "failures waiting, drafts due before 09:00, deadlines missed yesterday, paused portals (HTML and text)",
     )
+    report.add_argument("--post", action="store_true", help="morning: also post its summary to the admins' channel")
     report.add_argument("--out", type=Path, default=None, help="folder to write to (default: <data>/reports)")
     report.set_defaults(func=cmd_report)
+
+    runs = sub.add_parser("runs", help="runs as records: scans, checks and reports, with their counts")
+    runs_sub = runs.add_subparsers(dest="action", required=True)
+    runs_list = runs_sub.add_parser("list", help="the latest runs, newest first")
+    runs_list.add_argument("--limit", type=int, default=20)
+    runs_list.set_defaults(func=cmd_runs)
+    runs_show = runs_sub.add_parser("show", help="one run: start, end, counts per stage, failures, deadlines at risk")
+    runs_show.add_argument("run_id", help="the run's id (its first 8 characters are enough)")
+    runs_show.set_defaults(func=cmd_runs)
+
+    alerts = sub.add_parser("alerts", help="the Teams channels alerts go to")
+    alerts_sub = alerts.add_subparsers(dest="action", required=True)
+    alerts_test = alerts_sub.add_parser(
+        "test", help="post a test card to each channel (or one) and say if it was taken"
+    )
+    alerts_test.add_argument("--channel", choices=["admins", "duty"], default=None)
+    alerts_test.set_defaults(func=cmd_alerts_test)
 
     bench = sub.add_parser("bench", help="measure the bots' speed against a baseline in the same run")
     bench.add_argument(

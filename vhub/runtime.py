@@ -24,18 +24,29 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import httpx
+from pydantic import SecretStr
 from redis import Redis
 from redis.exceptions import RedisError
 
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
 from vhub.portals import external_systems, require_configured
-from vhub.settings import OWN_SETTINGS, PROJECT_ROOT, ExternalSystem, Settings, env_name, redis_server_binary
+from vhub.settings import (
+    ALERT_CHANNELS,
+    OWN_SETTINGS,
+    PROJECT_ROOT,
+    ExternalSystem,
+    Settings,
+    env_name,
+    redis_server_binary,
+)
 
 log = get_logger(__name__)
 
 REDIS_CONF = PROJECT_ROOT / "queue" / "redis.conf"
 STATE_FILE = "stack.json"
+SIMULATED_WEBHOOK = "webhook_sink"
+"""The simulated system that stands in for Microsoft Teams: in simulated mode every alert channel posts to it."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -173,6 +184,7 @@ class Stack:
         self.children: list[Child] = []
         self.redis_url = settings.redis_url
         self.systems: dict[str, ExternalSystem] = {}  # the simulated systems, once started
+        self.alert_webhooks: dict[str, str] = {}  # simulated: each alert channel's setting -> the sink's URL
         self.state_path = settings.run_dir / STATE_FILE
 
     # ----------------------------------------------------------------- lifecycle
@@ -185,6 +197,8 @@ class Stack:
                 self._start_redis()
             if self.simulators is not None:
                 self.systems = self.simulators.start(self)
+                if sink := self.systems.pop(SIMULATED_WEBHOOK, None):
+                    self.alert_webhooks = simulated_webhooks(sink.url)
                 if unsimulated := [name for name in external_systems() if name not in self.systems]:
                     raise ConfigurationError(
                         f"config/portals.toml routes drafts to {', '.join(unsimulated)}, which has no simulated "
@@ -219,6 +233,7 @@ class Stack:
             require_configured(self.settings)
             return
         configured = [env_name(name, "url") for name in external_systems() if self.settings.external(name).url]
+        configured += [f"VHUB_{name.upper()}" for name in ALERT_CHANNELS.values() if self.settings.alert_url(name)]
         if configured:
             raise ConfigurationError(
                 f"Simulated mode starts every external system itself, but {', '.join(configured)} "
@@ -236,13 +251,21 @@ class Stack:
         return self.resolved().isr_portal.url
 
     @property
+    def webhook_sink_url(self) -> str:
+        """The simulated Teams webhook's address (empty when live)."""
+        url = self.alert_webhooks.get("alert_webhook_url", "")
+        return url.rsplit("/webhook/", 1)[0] if url else ""
+
+    @property
     def urls(self) -> dict[str, str]:
         """Each simulated system's URL, by name (empty when live)."""
         return {name: system.url for name, system in self.systems.items()}
 
     def resolved(self) -> Settings:
         """The settings with this stack's Redis and simulated systems filled in."""
-        return with_systems(self.settings.model_copy(update={"redis_url": self.redis_url}), self.systems)
+        webhooks = {name: SecretStr(url) for name, url in self.alert_webhooks.items()}
+        settings = self.settings.model_copy(update={"redis_url": self.redis_url, **webhooks})
+        return with_systems(settings, self.systems)
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -257,6 +280,8 @@ class Stack:
             env[env_name(name, "url")] = system.url
             env[env_name(name, "username")] = system.username
             env[env_name(name, "password")] = system.password.get_secret_value()
+        for name, url in self.alert_webhooks.items():
+            env[f"VHUB_{name.upper()}"] = url
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -357,6 +382,7 @@ class Stack:
                 for name, system in self.systems.items()
             },
             "review_url": self.review_url,
+            "alert_webhooks": self.alert_webhooks,
             "children": [{"name": c.name, "pid": c.pid, "cmdline": " ".join(c.argv)} for c in self.children],
         }
         self.state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
@@ -459,7 +485,17 @@ def resolve(settings: Settings) -> Settings:
     if state.get("mode") != "simulated":
         return resolved
     systems = {name: ExternalSystem.model_validate(value) for name, value in (state.get("systems") or {}).items()}
-    return with_systems(resolved, systems)
+    webhooks = {
+        name: SecretStr(str(url))
+        for name, url in (state.get("alert_webhooks") or {}).items()
+        if name in ALERT_CHANNELS.values()
+    }
+    return with_systems(resolved.model_copy(update=webhooks), systems)
+
+
+def simulated_webhooks(sink_url: str) -> dict[str, str]:
+    """Each alert channel's setting pointed at its own path on the simulated Teams webhook."""
+    return {name: f"{sink_url}/webhook/{channel}" for channel, name in ALERT_CHANNELS.items()}
 
 
 def with_systems(settings: Settings, systems: dict[str, ExternalSystem]) -> Settings:

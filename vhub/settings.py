@@ -101,8 +101,22 @@ class Settings(BaseSettings):
     review_second_approver_for_red: bool = Field(True, description="red-risk drafts need two different approvers")
     review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
 
-    alert_webhook_url: str = Field(
-        "", description="where alerts are posted as JSON (a Teams-style incoming webhook); empty = log only"
+    alert_webhook_url: SecretStr = Field(
+        SecretStr(""),
+        description="the admins' Microsoft Teams channel: its incoming (or Workflows) webhook URL, where paused "
+        "portals, repeated failures and the morning report are posted as Adaptive Cards; empty = logged and "
+        "audited only",
+    )
+    duty_webhook_url: SecretStr = Field(
+        SecretStr(""),
+        description="the duty sergeant's Teams channel: its webhook URL, where deadlines about to be missed and "
+        "Operation Encompass notices not approved before school are posted; empty = logged and audited only",
+    )
+    deadline_warning_hours: float = Field(
+        2.0, gt=0, description="a draft still waiting this many hours before its deadline is alerted, hours"
+    )
+    failure_alert_threshold: int = Field(
+        3, ge=1, description="failed jobs waiting (in all queues) that raise a repeated-failures alert"
     )
 
     workers: int = Field(2, ge=1, description="rq workers `vhub up` starts")
@@ -130,6 +144,11 @@ class Settings(BaseSettings):
     def unconfigured(self, systems: list[str]) -> list[str]:
         """The settings (by environment variable) that ``systems`` still need: URL, username, password."""
         return [env_name(system, part) for system in systems for part in self.external(system).missing()]
+
+    def alert_url(self, setting: str) -> str:
+        """The webhook URL an alert channel's ``setting`` holds (a secret: whoever has it can post), or empty."""
+        value = getattr(self, setting)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -172,6 +191,9 @@ class Settings(BaseSettings):
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o700)  # a folder made before (or by hand) is closed too
 
+
+ALERT_CHANNELS: dict[str, str] = {"admins": "alert_webhook_url", "duty": "duty_webhook_url"}
+"""Each Teams channel alerts go to, and the setting that holds its webhook URL."""
 
 OWN_SETTINGS = ("records_system", "isr_portal")
 """Systems with a settings field of their own; every other external system is a portal in ``Settings.portals``."""

@@ -273,6 +273,9 @@ def test_drift_pauses_only_that_portal_and_resume_sends_what_waited(stack: Runni
     with stack.ctx.db.session() as session:
         alerts = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "alert.raised")).all()
         assert ["school_portal"] == [event.entity_id for event in alerts]
+    cards = httpx.get(f"{stack.stack.webhook_sink_url}/_admin/received", params={"channel": "admins"}, timeout=10)
+    titles = [post["card"]["attachments"][0]["content"]["body"][0]["text"] for post in cards.json()]
+    assert ["Portal school_portal paused: its pages have changed"] == titles  # as a card in the admins' channel
 
     httpx.post(f"{school}/_admin/faults", json={"layout": "standard"}, timeout=10).raise_for_status()
     assert 1 == resume_portal("school_portal")

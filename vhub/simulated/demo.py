@@ -160,17 +160,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             options.summary_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
             out.write(f"Summary written to {options.summary_json}\n")
         if not options.exit_after:
-            with ctx.db.session() as session:
-                accounts = add_demo_accounts(session)
-            out.write(f"\nThe review app is at {stack.review_url} — sign in with a demo account:\n")
-            for username, password, role in accounts:
-                out.write(f"  {username:<15} password {password}   ({role})\n")
-            out.write(
-                "\nThe stack is still running: try `vhub status` or `vhub report backlog` in another terminal "
-                f"(VHUB_DATA_DIR={demo_dir}). Press Ctrl-C to stop.\n"
-            )
-            out.flush()
-            _wait_forever()
+            keep_running(ctx, stack, out, try_commands="`vhub status` or `vhub report backlog`", data_dir=demo_dir)
     out.write("Stopped.\n")
     return 0 if summary["complete"] else 1
 
@@ -211,7 +201,18 @@ def _delivery(ctx: context.AppContext, urls: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _wait_forever() -> None:
+def keep_running(ctx: context.AppContext, stack: Stack, out: TextIO, *, try_commands: str, data_dir: Path) -> None:
+    """Give the demo accounts of the review app, then keep the stack running until Ctrl-C."""
+    with ctx.db.session() as session:
+        accounts = add_demo_accounts(session)
+    out.write(f"\nThe review app is at {stack.review_url} — sign in with a demo account:\n")
+    for username, password, role in accounts:
+        out.write(f"  {username:<15} password {password}   ({role})\n")
+    out.write(
+        f"\nThe stack is still running: try {try_commands} in another terminal "
+        f"(VHUB_DATA_DIR={data_dir}). Press Ctrl-C to stop.\n"
+    )
+    out.flush()
     try:
         while True:
             time.sleep(3600)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, or_, select, update
@@ -13,7 +13,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vhub.store.audit import record_event
-from vhub.store.tables import DataQualityItemRow, RunRow, ScanItemRow, WatermarkRow, utcnow
+from vhub.store.tables import (
+    AuditEventRow,
+    DataQualityItemRow,
+    DraftRow,
+    IncidentRow,
+    RunRow,
+    ScanItemRow,
+    TriageResultRow,
+    WatermarkRow,
+    utcnow,
+)
 from vhub.watermark import DONE, OPEN
 
 
@@ -248,3 +258,96 @@ def triage_corrections(session: Session, system_id: int, version: datetime) -> d
     for row in rows:
         corrections.update((row.resolution or {}).get("corrections", {}))
     return corrections
+
+
+def finish_run(session: Session, run_id: str, *, found: int, counts: dict[str, Any], status: str = "complete") -> None:
+    """Close a run that is one job (a check, a report): how many it looked at and what it did, audited."""
+    run = session.get_one(RunRow, run_id)
+    run.found, run.status, run.finished_at = found, status, utcnow()
+    record_event(session, actor="scheduler", action="run.finished", entity_type="run", entity_id=run_id, after=counts)
+
+
+def run_counts(session: Session, run_id: str) -> dict[str, Any]:
+    """What a one-job run recorded when it finished (empty while it runs, and for a scan)."""
+    after = session.scalar(
+        select(AuditEventRow.after)
+        .where(AuditEventRow.entity_type == "run", AuditEventRow.entity_id == run_id)
+        .where(AuditEventRow.action == "run.finished")
+        .order_by(AuditEventRow.id.desc())
+        .limit(1)
+    )
+    return dict(after or {})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as an admin reads it: when, what it did at each stage, what failed, what is at risk."""
+
+    id: str
+    kind: str
+    system: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    stages: dict[str, Any]
+    failures: int
+    at_risk: list[tuple[int, str, str, datetime]]  # draft id, kind, reference, deadline
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[RunRow]:
+    return list(session.scalars(select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id).limit(limit)))
+
+
+def run_record(session: Session, run_id: str, *, now: datetime, at_risk_within: float = 4.0) -> RunRecord | None:
+    """The run ``run_id`` (or the one run whose id starts with it), with its counts per stage. A scan's stages are
+    read from its versions: listed, read (stored, unchanged, invalid, failed, waiting), triaged, drafted (by
+    status); a one-job run's (a check, a report) are what it recorded. ``at_risk_within``: hours before a deadline
+    that a draft not yet sent counts as at risk (past deadlines too)."""
+    run = session.get(RunRow, run_id)
+    if run is None:
+        matches = list(session.scalars(select(RunRow).where(RunRow.id.like(f"{run_id}%")).limit(2)))
+        run = matches[0] if len(matches) == 1 else None
+    if run is None:
+        return None
+    if run.kind in ("encompass_check", "morning_report"):
+        counts = run_counts(session, run.id)
+        return RunRecord(run.id, run.kind, run.system, run.status, run.started_at, run.finished_at, counts, 0, [])
+    read = dict(
+        session.execute(
+            select(ScanItemRow.status, func.count()).where(ScanItemRow.run_id == run.id).group_by(ScanItemRow.status)
+        ).all()
+    )
+    incidents = (
+        select(IncidentRow.id)
+        .join(
+            ScanItemRow,
+            (ScanItemRow.reference == IncidentRow.reference) & (ScanItemRow.last_modified == IncidentRow.last_modified),
+        )
+        .where(ScanItemRow.run_id == run.id)
+    )
+    triaged = session.scalar(select(func.count(TriageResultRow.id)).where(TriageResultRow.incident_id.in_(incidents)))
+    drafted = dict(
+        session.execute(
+            select(DraftRow.status, func.count()).where(DraftRow.incident_id.in_(incidents)).group_by(DraftRow.status)
+        ).all()
+    )
+    risky = session.execute(
+        select(DraftRow.id, DraftRow.workflow, DraftRow.source_ref, DraftRow.deadline)
+        .where(DraftRow.incident_id.in_(incidents))
+        .where(DraftRow.status.in_(("awaiting_review", "returned", "approved", "sending")))
+        .where(DraftRow.deadline <= now + timedelta(hours=at_risk_within))
+        .order_by(DraftRow.deadline, DraftRow.id)
+    ).all()
+    stages = {"listed": run.found, "read": read, "triaged": triaged or 0, "drafted": drafted}
+    at_risk = [(row.id, row.workflow, row.source_ref, row.deadline) for row in risky]
+    return RunRecord(
+        run.id,
+        run.kind,
+        run.system,
+        run.status,
+        run.started_at,
+        run.finished_at,
+        stages,
+        read.get("failed", 0),
+        at_risk,
+    )

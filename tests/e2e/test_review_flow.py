@@ -65,7 +65,7 @@ def test_filter_edit_with_an_error_then_approve_a_referral(page: Page, review_ap
     page.wait_for_url("**/queue?*type=referral*")
     referrals = review_app.waiting(workflow="referral")
     assert referrals == option_count(page, "f-type", "referral")
-    assert {"Referral"} == set(column(page, 2))
+    assert {"Referral"} == set(column(page, 3))
     assert min(referrals, 25) == page.locator("#queue tbody tr").count()
     assert f"{referrals} items" in page.locator("main").inner_text()
 
@@ -73,8 +73,8 @@ def test_filter_edit_with_an_error_then_approve_a_referral(page: Page, review_ap
     page.locator("#f-risk").select_option(risk)
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(f"**/queue?*risk={risk}*")
-    assert {"Referral"} == set(column(page, 2))
-    assert {risk} == set(column(page, 5))
+    assert {"Referral"} == set(column(page, 3))
+    assert {risk} == set(column(page, 6))
     assert review_app.waiting(workflow="referral", risk=risk) == page.locator("#queue tbody tr").count()
 
     page.get_by_role("link", name=f"Draft #{draft_id}", exact=True).click()
@@ -344,7 +344,7 @@ def test_a_data_quality_item_shows_its_reason_in_the_queue(page: Page, review_ap
     row = page.locator("#queue tbody tr", has=page.get_by_role("link", name=f"Data quality #{item_id}", exact=True))
     expect(row).to_contain_text(reasons[0])
     expect(row).to_contain_text(raw["reference"])
-    assert {"Data quality"} == set(column(page, 2))
+    assert {"Data quality"} == set(column(page, 3))
 
 
 def test_a_posted_correction_resolves_the_item_and_stores_the_incident(page: Page, review_app: ReviewApp) -> None:

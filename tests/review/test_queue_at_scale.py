@@ -18,7 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from tests.review.support import ReviewApp, data_quality_row, draft_row
 from vhub.review import dashboard, web
-from vhub.review.queue import FILTERS, PAGE_SIZE, TO_DO, queue_page, time_left
+from vhub.review.queue import CHOICES, FILTERS, PAGE_SIZE, TO_DO, queue_page, time_left
 from vhub.store import Database
 from vhub.store.tables import DataQualityItemRow, DraftRow, UserRow, WebSessionRow, utcnow
 
@@ -33,7 +33,8 @@ DEADLINES = (None, -timedelta(days=3), -timedelta(minutes=5), timedelta(hours=1)
 def seed(session: Session, drafts: int, items: int, rng: random.Random) -> None:
     """Synthetic drafts over every combination that matters (equal deadlines included) and data-quality items."""
     user = UserRow(username="sam.reviewer", display_name="Sam Reviewer", role="reviewer", password_hash="-")
-    session.add(user)
+    other = UserRow(username="alex.reviewer", display_name="Alex Reviewer", role="reviewer", password_hash="-")
+    session.add_all([user, other])
     session.flush()
     for number in range(1, drafts + 1):
         status = rng.choice(STATUSES)
@@ -48,17 +49,24 @@ def seed(session: Session, drafts: int, items: int, rng: random.Random) -> None:
                 deadline=None if offset is None else NOW + offset,
                 first_approver=user.id if status == "awaiting_review" and rng.random() < 0.3 else None,
                 claimed_by=user.id if rng.random() < 0.2 else None,
+                owner_id=rng.choice((None, None, user.id, other.id)),
                 claimed_until=NOW + rng.choice((timedelta(minutes=-1), timedelta(minutes=10))),
                 created_at=NOW - timedelta(hours=rng.uniform(0, 24 * 9)),
             )
         )
     for number in range(1, items + 1):
-        session.add(data_quality_row(system_id=number, status=rng.choice(("open", "open", "resolved"))))
+        owner = rng.choice((None, user.id))
+        session.add(data_quality_row(system_id=number, status=rng.choice(("open", "open", "resolved")), owner_id=owner))
     session.flush()
 
 
+def owner(owner_id: int | None, me: int) -> str:
+    return "none" if owner_id is None else "me" if owner_id == me else "other"
+
+
 def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Every row of the queue, read into Python."""
+    """Every row of the queue, read into Python, as Sam Reviewer sees it."""
+    me = session.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
     names = dict(session.execute(select(UserRow.id, UserRow.display_name)).all())
     rows = []
     for d in session.scalars(select(DraftRow).where(DraftRow.status != "superseded")):
@@ -75,6 +83,7 @@ def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "deadline": d.deadline,
                 "state": time_left(d.deadline, now)[1],
                 "reviewer": names.get(claimed) if claimed else None,
+                "owner": owner(d.owner_id, me),
             }
         )
     for item in session.scalars(select(DataQualityItemRow).where(DataQualityItemRow.status == "open")):
@@ -89,6 +98,7 @@ def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "deadline": None,
                 "state": "no deadline",
                 "reviewer": None,
+                "owner": owner(item.owner_id, me),
             }
         )
     return rows
@@ -97,7 +107,9 @@ def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
 def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: int, now: datetime) -> dict[str, Any]:
     """What the queue shows, worked out the plain way from every row: filtered, counted, sorted and sliced in
     Python. The queue must show exactly this."""
-    filters = {**filters, "status": filters.get("status") or "to_do"}  # by default, what waits for a person
+    # A value a filter does not take is "any"; by default, the status is what waits for a person.
+    filters = {name: value if value in CHOICES[name] else "" for name, value in filters.items()}
+    filters = {**filters, "status": filters.get("status") or "to_do"}
 
     def matches(row: dict[str, Any], skip: str | None = None) -> bool:
         for name, value in filters.items():
@@ -139,7 +151,8 @@ def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: in
 
 
 def shown(session: Session, filters: dict[str, str], page: int, now: datetime) -> dict[str, Any]:
-    result = queue_page(session, filters, page, now)
+    me = session.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
+    result = queue_page(session, filters, page, now, me=me)
     return {
         "rows": [(r.kind, r.id, r.status, r.state, r.reviewer) for r in result.rows],
         "total": result.total,
@@ -163,11 +176,13 @@ def test_filtered_pages_show_what_reading_every_row_would_show(many: Session) ->
     rows = every_row(many, NOW)
     pairs = list(itertools.product(("", "shropshire"), ("", "red")))  # authority and risk, in turn
     statuses = ("", "to_do", "awaiting_review", "second_approval", "sent", "superseded")
+    owners = ("", "me", "none", "other")
     for number, (kind, status, overdue) in enumerate(
         itertools.product(("", "referral", "data_quality"), statuses, ("", "yes", "no"))
     ):
         authority, risk = pairs[number % len(pairs)]
         filters = {"type": kind, "authority": authority, "risk": risk, "status": status, "overdue": overdue}
+        filters["owner"] = owners[number % len(owners)]
         for page in (1, 2, 99):  # 99: past the last page, which shows the last
             assert reference_page(rows, filters, page, NOW) == shown(many, filters, page, NOW), (filters, page)
 

@@ -233,6 +233,7 @@ class DataQualityItemRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(80))
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what the person decided or corrected
     fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of what was read and why it failed
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who looks after it (assigned)
 
 
 class AuditEventRow(Base):
@@ -277,7 +278,19 @@ class DraftRow(Base):
         UniqueConstraint("dedupe_key"),
         # Covers every column the review queue filters, counts and orders on, so a queue page reads the index, never
         # the drafts' payloads; in the order the dashboard's backlog groups by, so that reads it with nothing to sort.
-        Index("ix_drafts_queue", "status", "authority", "risk", "first_approver", "deadline", "workflow"),
+        # Owner and creation time last, so "my items" and the sort by creation read it too.
+        Index(
+            "ix_drafts_queue",
+            "status",
+            "authority",
+            "risk",
+            "first_approver",
+            "deadline",
+            "workflow",
+            "owner_id",
+            "created_at",
+        ),
+        Index("ix_drafts_recipient_name", "recipient_name"),  # the queue's search by school, a scan of this index
         Index("ix_drafts_status_created", "status", "created_at"),  # the oldest waiting
         Index("ix_drafts_created_at", "created_at"),  # drafts created per day
         Index("ix_drafts_lineage", "workflow", "source_ref", "subject"),
@@ -310,6 +323,7 @@ class DraftRow(Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_until: Mapped[datetime | None]
     first_approver: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # red risk: awaiting a second
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who looks after it (assigned, or returner)
     row_version: Mapped[int] = mapped_column(Integer, default=1)  # any change: the lock two reviewers meet
     content_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # what people approve
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -365,6 +379,7 @@ class WebSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    queue_search: Mapped[str | None] = mapped_column(String(200))  # may be a name: kept here, never in an address
 
 
 class DecisionRow(Base):

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from tests.review.support import ReviewApp, data_quality_row, draft_row
 from vhub.review import dashboard, web
-from vhub.review.queue import CHOICES, FILTERS, PAGE_SIZE, TO_DO, queue_page, time_left
+from vhub.review.queue import CHOICES, FILTERS, PAGE_SIZE, TO_DO, queue_page, queue_rows, time_left
 from vhub.store import Database
 from vhub.store.tables import DataQualityItemRow, DraftRow, UserRow, WebSessionRow, utcnow
 
@@ -290,3 +290,70 @@ def test_a_request_moves_the_session_on_at_most_once_a_minute(
     monkeypatch.setattr(web, "utcnow", lambda: later)
     assert 200 == reviewer.client.get("/queue").status_code
     assert later == last_seen()
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("sort", ["deadline", "risk", "created", "type", "authority"])
+def test_each_sort_orders_the_whole_view_as_sorting_every_row_would(many: Session, sort: str, descending: bool) -> None:
+    """Sorted by a column, either way, the view's rows come in that column's order (rows without a value last),
+    ties in the usual order (deadline, risk, data-quality items first, number)."""
+    me = many.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
+    rows = {(row.kind, row.id): row for row in queue_rows(many, {"status": ""}, NOW, me=me)}
+    drafts = {d.id: d for d in many.scalars(select(DraftRow))}
+    items = {i.id: i for i in many.scalars(select(DataQualityItemRow))}
+    risk_rank = {"red": 0, "amber": 1, "green": 2, "blue": 3}
+
+    def usual(key: tuple[str, int]) -> tuple[Any, ...]:
+        row = rows[key]
+        return (row.deadline is None, row.deadline or NOW, risk_rank.get(row.risk or "", 4), row.kind, row.id)
+
+    def value(key: tuple[str, int]) -> Any:
+        kind, number = key
+        source = drafts[number] if kind == "draft" else items[number]
+        return {
+            "deadline": rows[key].deadline,
+            "risk": risk_rank.get(rows[key].risk or ""),
+            "created": source.created_at,
+            "type": rows[key].type,
+            "authority": rows[key].authority,
+        }[sort]
+
+    expected = sorted(rows, key=usual)
+    # Python's sort is stable either way: among equal values the usual order stays.
+    valued = sorted((key for key in expected if value(key) is not None), key=value, reverse=descending)
+    expected = valued + [key for key in expected if value(key) is None]
+    shown = queue_rows(many, {"status": ""}, NOW, me=me, sort=sort, descending=descending)
+    assert expected == [(row.kind, row.id) for row in shown]
+    first = queue_page(many, {"status": ""}, 1, NOW, me=me, sort=sort, descending=descending)
+    assert expected[:PAGE_SIZE] == [(row.kind, row.id) for row in first.rows]
+
+
+def test_every_option_chosen_lists_the_count_it_showed(many: Session) -> None:
+    """Each option of each filter lists as many rows as its count said ("Waiting for a person (all)" included), and a
+    value the queue does not know is "any", shown and counted as such."""
+    me = many.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
+    counts = queue_page(many, {}, 1, NOW, me=me).counts
+    for name in FILTERS:
+        for value in CHOICES[name]:
+            assert counts[name].get(value, 0) == queue_page(many, {name: value}, 1, NOW, me=me).total, (name, value)
+    unknown = queue_page(many, {"status": "bogus", "type": "nothing"}, 1, NOW, me=me)
+    assert ("to_do", "") == (unknown.filters["status"], unknown.filters["type"])
+    assert counts["status"]["to_do"] == unknown.total
+
+
+def test_a_search_finds_by_number_reference_nominal_school_and_authority(many: Session) -> None:
+    """A draft number, part of an incident reference, a nominal number, part of a school's name or an authority's
+    name each find exactly the rows that carry it; a term too short is not applied."""
+    drafts = list(many.scalars(select(DraftRow).where(DraftRow.status.in_(TO_DO))))
+    target = drafts[0]
+    many.execute(update(DraftRow).where(DraftRow.id == target.id).values(recipient_name="Oakfield Academy"))
+
+    def found(term: str) -> set[int]:
+        return {row.id for row in queue_rows(many, {"type": ""}, NOW, search=term) if row.kind == "draft"}
+
+    assert {target.id} == found(f"#{target.id}")
+    assert {d.id for d in drafts if d.source_ref == target.source_ref} == found(target.source_ref.lower())
+    assert {d.id for d in drafts if d.subject == target.subject} == found(target.subject.lower())
+    assert {target.id} == found("oakfield")
+    assert {d.id for d in drafts if d.authority == "telford_wrekin"} == found("Telford")
+    assert {d.id for d in drafts} == found("x")  # one character: no search

@@ -324,6 +324,8 @@ def _order(merged: CompoundSelect, sort: str, descending: bool) -> list[Any]:
         "type": [column.type],
         "authority": [column.no_authority, column.authority],
     }[sort]
+    if sort == "deadline" and not descending:
+        return usual
     if descending:
         chosen = [part if index == 0 and len(chosen) == 2 else part.desc() for index, part in enumerate(chosen)]
     return [*chosen, *usual]
@@ -353,7 +355,7 @@ def _statements(
                 source.c.deadline.is_(None).label("no_deadline"),
                 source.c.deadline,
                 case(RISK_RANK, value=source.c.risk, else_=len(RISK_RANK)).label("risk_rank"),
-                case((source.c.risk.in_(RISK_RANK), 0), else_=1).label("no_risk"),
+                case(dict.fromkeys(RISK_RANK, 0), value=source.c.risk, else_=1).label("no_risk"),
                 source.c.authority.is_(None).label("no_authority"),
                 source.c.created_at,
                 source.c.type,

@@ -218,6 +218,7 @@ class DataQualityItemRow(Base):
     __table_args__ = (
         UniqueConstraint("source_system", "system_id", "version"),
         Index("ix_data_quality_items_fingerprint", "source_system", "system_id", "fingerprint", unique=True),
+        Index("ix_data_quality_items_queue", "status", "owner_id", "created_at"),  # the review queue reads only this
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

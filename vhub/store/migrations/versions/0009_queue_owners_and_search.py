@@ -33,9 +33,13 @@ def upgrade() -> None:
     op.drop_index("ix_drafts_queue", table_name="drafts")
     op.create_index("ix_drafts_queue", "drafts", [*QUEUE_BEFORE, "owner_id", "created_at"], unique=False)
     op.create_index("ix_drafts_recipient_name", "drafts", ["recipient_name"], unique=False)
+    op.create_index(
+        "ix_data_quality_items_queue", "data_quality_items", ["status", "owner_id", "created_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_data_quality_items_queue", table_name="data_quality_items")
     op.drop_index("ix_drafts_recipient_name", table_name="drafts")
     op.drop_index("ix_drafts_queue", table_name="drafts")
     op.create_index("ix_drafts_queue", "drafts", QUEUE_BEFORE, unique=False)

@@ -169,7 +169,7 @@ def test_assign_to_me_shows_the_owner_and_lists_the_item_in_my_items(page: Page,
     expect(row.locator("td.owner")).to_contain_text("Sam Reviewer")
     page.get_by_role("button", name="Clear search").click()
     page.get_by_role("link", name="My items").click()
-    page.wait_for_url("**/queue?owner=me")
+    page.wait_for_url("**/queue?status=open&owner=me")
     assert ("draft", draft_id) in listed(page)
     assert total(page) == option_count(page, "f-owner", "me")
     assert review_app.draft(draft_id).owner_id == user_id(review_app, "sam.reviewer")
@@ -303,6 +303,9 @@ def test_bulk_return_needs_a_reason_and_gives_the_drafts_an_owner_and_a_reopen(
 
     page.goto("/queue")
     page.get_by_role("button", name="Clear search").click()
+    page.get_by_role("link", name="My items").click()
+    page.wait_for_url("**/queue?status=open&owner=me")
+    expect(page.locator(f"#queue tbody tr[data-kind=draft][data-id='{second}']")).to_be_visible()
     page.get_by_role("link", name="Returned", exact=True).click()
     page.wait_for_url("**/queue?status=returned")
     assert total(page) == option_count(page, "f-status", "returned")
@@ -359,7 +362,7 @@ def test_every_filter_option_counts_what_it_lists(page: Page, review_app: Review
     option included)."""
     sign_in(page, "alex.reviewer")
     for select_id, values in (
-        ("f-status", ("to_do", "awaiting_review", "second_approval", "returned", "approved", "rejected")),
+        ("f-status", ("to_do", "open", "awaiting_review", "second_approval", "returned", "approved", "rejected")),
         ("f-type", ("referral", "encompass", "data_quality")),
         ("f-overdue", ("yes", "no")),
         ("f-owner", ("me", "none")),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from tests.review.support import ReviewApp, data_quality_row, draft_row
 from vhub.review import dashboard, web
-from vhub.review.queue import CHOICES, FILTERS, PAGE_SIZE, TO_DO, queue_page, queue_rows, time_left
+from vhub.review.queue import CHOICES, FILTERS, GROUPS, PAGE_SIZE, TO_DO, queue_page, queue_rows, time_left
 from vhub.store import Database
 from vhub.store.tables import DataQualityItemRow, DraftRow, UserRow, WebSessionRow, utcnow
 
@@ -118,8 +118,8 @@ def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: in
             if name == "overdue":
                 if (value == "yes") != (row["state"] == "overdue"):
                     return False
-            elif name == "status" and value == "to_do":
-                if row["status"] not in TO_DO:
+            elif name == "status" and value in GROUPS:
+                if row["status"] not in GROUPS[value]:
                     return False
             elif str(row[name] or "") != value:
                 return False
@@ -132,7 +132,8 @@ def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: in
             counts[name] = Counter("yes" if row["state"] == "overdue" else "no" for row in others)
         else:
             counts[name] = Counter(str(row[name] or "") for row in others)
-    counts["status"]["to_do"] = sum(counts["status"][status] for status in TO_DO)
+    for group, statuses in GROUPS.items():
+        counts["status"][group] = sum(counts["status"][status] for status in statuses)
     risk_rank = {"red": 0, "amber": 1, "green": 2, "blue": 3}
     chosen = sorted(
         (row for row in rows if matches(row)),
@@ -175,7 +176,7 @@ def test_filtered_pages_show_what_reading_every_row_would_show(many: Session) ->
     every count are what the plain way gives."""
     rows = every_row(many, NOW)
     pairs = list(itertools.product(("", "shropshire"), ("", "red")))  # authority and risk, in turn
-    statuses = ("", "to_do", "awaiting_review", "second_approval", "sent", "superseded")
+    statuses = ("", "to_do", "open", "awaiting_review", "second_approval", "returned", "sent", "superseded")
     owners = ("", "me", "none", "other")
     for number, (kind, status, overdue) in enumerate(
         itertools.product(("", "referral", "data_quality"), statuses, ("", "yes", "no"))

@@ -56,6 +56,7 @@ AUTHORITIES = {
 }
 STATUSES = {
     "to_do": "Waiting for a person (all)",
+    "open": "Waiting or returned (all open)",
     "awaiting_review": "Awaiting review",
     "second_approval": "Awaiting second approval",
     "returned": "Returned for a data fix",
@@ -76,6 +77,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 """Every value a filter takes; anything else in an address means "any" (the status: waiting for a person), so the
 option shown as chosen is always the one applied and its count is what is listed."""
 TO_DO = ("awaiting_review", "second_approval")
+OPEN = (*TO_DO, "returned")
+GROUPS = {"to_do": TO_DO, "open": OPEN}
+"""Status options that stand for several statuses: no row has them, so each counts the rows of its statuses."""
 SORTS = {
     "deadline": "Deadline",
     "risk": "Risk",
@@ -271,8 +275,10 @@ def _conditions(source: Subquery, skip: str | None = None) -> list[ColumnElement
     if skip != "status":
         # The stored status narrows the scan to one range of the index (the drafts still waiting, not every draft
         # ever sent); the status shown (second approval apart) decides.
-        conditions.append(source.c.stored_status == _param("stored_status"))
-        conditions.append(or_(_param("status") == "to_do", _facet("status", source) == _param("status")))
+        # Two stored statuses (the same one twice but for "open"): two ranges of the index.
+        conditions.append(source.c.stored_status.in_([_param("stored_status"), _param("stored_status_also")]))
+        groups = [_param("status") == literal(group) for group in GROUPS]
+        conditions.append(or_(*groups, _facet("status", source) == _param("status")))
     return conditions
 
 
@@ -300,10 +306,12 @@ def _values(
 ) -> dict[str, Any]:
     """The statements' parameters for ``filters`` (status always set): "" is any; any overdue but "yes" is "no"."""
     status = filters["status"]
+    stored = "awaiting_review" if status in (*TO_DO, *GROUPS) else status
     return {
         **filters,
         "overdue": {"": "", "yes": "yes"}.get(filters["overdue"], "no"),
-        "stored_status": "awaiting_review" if status in (*TO_DO, "to_do") else status,
+        "stored_status": stored,
+        "stored_status_also": "returned" if status == "open" else stored,
         "now": now,
         "me": me if me is not None else -1,
         "limit": PAGE_SIZE,
@@ -379,7 +387,8 @@ def _counts(
         for value, count in session.execute(statement, values):
             tally[str(value)] += count
         counts[name] = dict(tally)
-    counts["status"]["to_do"] = sum(counts["status"].get(status, 0) for status in TO_DO)
+    for group, statuses in GROUPS.items():
+        counts["status"][group] = sum(counts["status"].get(status, 0) for status in statuses)
     return counts
 
 

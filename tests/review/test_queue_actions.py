@@ -102,6 +102,22 @@ def test_bulk_approval_is_refused_when_policy_is_off_and_for_a_setting_that_is_n
     with pytest.raises(BusinessError, match="must be true or false"):
         bulk_approval_allowed(bad)
     assert not bulk_approval_allowed(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[bulk\n")
+    with pytest.raises(BusinessError, match="cannot be read"):
+        bulk_approval_allowed(broken)
+
+
+def test_a_broken_policy_file_leaves_the_queue_working_and_says_so(
+    make_app: Callable[..., ReviewApp], tmp_path: Path
+) -> None:
+    """A policy file that cannot be read turns bulk approval off, and the queue says so instead of failing."""
+    broken = tmp_path / "review.toml"
+    broken.write_text("[bulk\n")
+    review = make_app(review_policy=broken)
+    page = review.visitor("reviewer").client.get("/queue")
+    assert 200 == page.status_code
+    assert "the policy file is wrong" in page.text and 'value="approve"' not in page.text
 
 
 def test_bulk_return_needs_a_reason_then_returns_each_owned_by_the_person(review_app: ReviewApp) -> None:

@@ -28,8 +28,11 @@ def bulk_approval_allowed(path: Path) -> bool:
     green Operation Encompass notices in bulk; off when the file or the setting is missing."""
     if not path.exists():
         return False
-    with path.open("rb") as handle:
-        value = tomllib.load(handle).get("bulk", {}).get("approve_green_encompass", False)
+    try:
+        with path.open("rb") as handle:
+            value = tomllib.load(handle).get("bulk", {}).get("approve_green_encompass", False)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise BusinessError(f"{path} cannot be read ({error}).", code="bad_config") from error
     if not isinstance(value, bool):
         raise BusinessError(
             f"{path}: [bulk] approve_green_encompass must be true or false, not {value!r}.", code="bad_config"

@@ -109,6 +109,10 @@ def routes(web: Web) -> list[Route]:
                 descending=view["descending"],
             )
             people = active_users(session)
+        try:
+            bulk_approval, policy_problem = bulk.bulk_approval_allowed(web.settings.review_policy), None
+        except BusinessError as error:  # the queue still works; bulk approval stays off until it is fixed
+            bulk_approval, policy_problem = False, error.message
         return web.render(
             request,
             "review/queue.html.j2",
@@ -118,7 +122,8 @@ def routes(web: Web) -> list[Route]:
             done_draft=_int(params.get("draft"), 0) or None,
             problem=None,
             people=people,
-            bulk_approval=bulk.bulk_approval_allowed(web.settings.review_policy),
+            bulk_approval=bulk_approval,
+            policy_problem=policy_problem,
             address=lambda **changes: _address(view, **changes),
             sorted_by=lambda column: _address(
                 {**view, "sort": column, "descending": view["sort"] == column and not view["descending"]}

@@ -143,7 +143,7 @@ def test_assigning_sets_the_owner_audits_it_and_refuses_what_no_longer_waits(rev
     assigning in bulk to whoever already owns it, changes nothing and says why."""
     alex = review_app.visitor("reviewer")
     item = review_app.ids["item"]
-    answer = post(alex, "/queue/assign", kind="data_quality", id=str(item), status="to_do", page="2")
+    answer = post(alex, "/queue/assign", item=f"data_quality:{item}", status="to_do", page="2")
     assert (303, "/queue?page=2&done=assigned") == (answer.status_code, answer.headers["location"])
     with review_app.db.session() as session:
         owner = session.scalars(
@@ -153,9 +153,9 @@ def test_assigning_sets_the_owner_audits_it_and_refuses_what_no_longer_waits(rev
         session.get_one(DataQualityItemRow, item).status = "resolved"
     (event,) = actions(review_app, "data_quality.assigned")
     assert ({"owner": None}, "Alex Reviewer") == (event.before, event.after["owner"])
-    refused = post(alex, "/queue/assign", kind="data_quality", id=str(item))
+    refused = post(alex, "/queue/assign", item=f"data_quality:{item}")
     assert 409 == refused.status_code and "only items still waiting" in refused.text
-    post(alex, "/queue/assign", kind="draft", id=str(review_app.ids["draft"]))
+    post(alex, "/queue/assign", item=f"draft:{review_app.ids['draft']}")
     again = post(alex, "/queue/bulk", action="assign", item=f"draft:{review_app.ids['draft']}:1", owner="nobody")
     assert "1 done" in again.text
     assert draft(review_app, review_app.ids["draft"]).owner_id is None

@@ -58,7 +58,7 @@ CASES = [
 BODIES = {
     "/logout": {},
     "/queue/search": {"q": "OCC/26"},
-    "/queue/assign": {"kind": "draft", "id": "{draft_id}"},
+    "/queue/assign": {"item": "draft:{draft_id}"},
     "/queue/bulk": {"action": "assign", "item": "draft:{draft_id}:1", "owner": "nobody"},
     "/queue/export": {},
     "/drafts/{draft_id:id}/reopen": {"row_version": "1", "note": "The school was corrected."},  # not returned: 409

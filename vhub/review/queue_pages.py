@@ -141,8 +141,9 @@ def routes(web: Web) -> list[Route]:
 
     def assign_to_me(web: Web, request: Request) -> Response:
         form, user = request.state.form, request.state.signed.user
-        kind: Kind = "draft" if form.get("kind") == "draft" else "data_quality"
-        row_id = _int(form.get("id"), 0)
+        kind_given, _, number = str(form.get("item") or "").partition(":")
+        kind: Kind = "draft" if kind_given == "draft" else "data_quality"
+        row_id = _int(number, 0)
         try:
             with web.ctx.db.session() as session:
                 assign(session, kind, row_id, user, user)

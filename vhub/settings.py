@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         "before sign-ins from that address pause for review_lock_minutes",
     )
     review_second_approver_for_red: bool = Field(True, description="red-risk drafts need two different approvers")
+    review_policy: Path = Field(
+        PROJECT_ROOT / "config" / "review.toml", description="the review queue's policy (bulk approval)"
+    )
     review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
 
     alert_webhook_url: SecretStr = Field(

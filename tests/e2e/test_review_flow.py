@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
 from tests.factories import raw_incident
 from vhub.errors import InvalidRecord
 from vhub.models import parse_uk_datetime, validate_incident
+from vhub.review.record_labels import plain_reason
 from vhub.store.incidents import to_model
 from vhub.store.runs import record_invalid
 from vhub.store.tables import DataQualityItemRow, IncidentRow
@@ -65,7 +66,7 @@ def test_filter_edit_with_an_error_then_approve_a_referral(page: Page, review_ap
     page.wait_for_url("**/queue?*type=referral*")
     referrals = review_app.waiting(workflow="referral")
     assert referrals == option_count(page, "f-type", "referral")
-    assert {"Referral"} == set(column(page, 2))
+    assert {"Referral"} == set(column(page, 3))
     assert min(referrals, 25) == page.locator("#queue tbody tr").count()
     assert f"{referrals} items" in page.locator("main").inner_text()
 
@@ -73,8 +74,8 @@ def test_filter_edit_with_an_error_then_approve_a_referral(page: Page, review_ap
     page.locator("#f-risk").select_option(risk)
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(f"**/queue?*risk={risk}*")
-    assert {"Referral"} == set(column(page, 2))
-    assert {risk} == set(column(page, 5))
+    assert {"Referral"} == set(column(page, 3))
+    assert {risk} == set(column(page, 6))
     assert review_app.waiting(workflow="referral", risk=risk) == page.locator("#queue tbody tr").count()
 
     page.get_by_role("link", name=f"Draft #{draft_id}", exact=True).click()
@@ -340,14 +341,15 @@ def assert_corrected(review_app: ReviewApp, item_id: int, raw: dict[str, Any], d
 
 
 def test_a_data_quality_item_shows_its_reason_in_the_queue(page: Page, review_app: ReviewApp) -> None:
-    """An invalid record's item is listed under Data quality with its plain reason and reference."""
+    """An invalid record's item is listed under Data quality with its reason in plain words and its reference."""
     item_id, raw, reasons = invalid_record(review_app, 990201)
     sign_in(page, "alex.reviewer")
     page.goto("/queue?type=data_quality")
     row = page.locator("#queue tbody tr", has=page.get_by_role("link", name=f"Data quality #{item_id}", exact=True))
-    expect(row).to_contain_text(reasons[0])
+    expect(row).to_contain_text(plain_reason(reasons[0], raw))  # the field by its plain name, not its path
+    expect(row).not_to_contain_text("people[")
     expect(row).to_contain_text(raw["reference"])
-    assert {"Data quality"} == set(column(page, 2))
+    assert {"Data quality"} == set(column(page, 3))
 
 
 def test_a_posted_correction_resolves_the_item_and_stores_the_incident(page: Page, review_app: ReviewApp) -> None:

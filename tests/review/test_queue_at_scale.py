@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from tests.review.support import ReviewApp, data_quality_row, draft_row
 from vhub.review import dashboard, web
-from vhub.review.queue import FILTERS, PAGE_SIZE, TO_DO, queue_page, time_left
+from vhub.review.queue import CHOICES, FILTERS, GROUPS, PAGE_SIZE, TO_DO, queue_page, queue_rows, time_left
 from vhub.store import Database
 from vhub.store.tables import DataQualityItemRow, DraftRow, UserRow, WebSessionRow, utcnow
 
@@ -33,7 +33,8 @@ DEADLINES = (None, -timedelta(days=3), -timedelta(minutes=5), timedelta(hours=1)
 def seed(session: Session, drafts: int, items: int, rng: random.Random) -> None:
     """Synthetic drafts over every combination that matters (equal deadlines included) and data-quality items."""
     user = UserRow(username="sam.reviewer", display_name="Sam Reviewer", role="reviewer", password_hash="-")
-    session.add(user)
+    other = UserRow(username="alex.reviewer", display_name="Alex Reviewer", role="reviewer", password_hash="-")
+    session.add_all([user, other])
     session.flush()
     for number in range(1, drafts + 1):
         status = rng.choice(STATUSES)
@@ -48,17 +49,24 @@ def seed(session: Session, drafts: int, items: int, rng: random.Random) -> None:
                 deadline=None if offset is None else NOW + offset,
                 first_approver=user.id if status == "awaiting_review" and rng.random() < 0.3 else None,
                 claimed_by=user.id if rng.random() < 0.2 else None,
+                owner_id=rng.choice((None, None, user.id, other.id)),
                 claimed_until=NOW + rng.choice((timedelta(minutes=-1), timedelta(minutes=10))),
                 created_at=NOW - timedelta(hours=rng.uniform(0, 24 * 9)),
             )
         )
     for number in range(1, items + 1):
-        session.add(data_quality_row(system_id=number, status=rng.choice(("open", "open", "resolved"))))
+        owner = rng.choice((None, user.id))
+        session.add(data_quality_row(system_id=number, status=rng.choice(("open", "open", "resolved")), owner_id=owner))
     session.flush()
 
 
+def owner(owner_id: int | None, me: int) -> str:
+    return "none" if owner_id is None else "me" if owner_id == me else "other"
+
+
 def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Every row of the queue, read into Python."""
+    """Every row of the queue, read into Python, as Sam Reviewer sees it."""
+    me = session.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
     names = dict(session.execute(select(UserRow.id, UserRow.display_name)).all())
     rows = []
     for d in session.scalars(select(DraftRow).where(DraftRow.status != "superseded")):
@@ -75,6 +83,7 @@ def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "deadline": d.deadline,
                 "state": time_left(d.deadline, now)[1],
                 "reviewer": names.get(claimed) if claimed else None,
+                "owner": owner(d.owner_id, me),
             }
         )
     for item in session.scalars(select(DataQualityItemRow).where(DataQualityItemRow.status == "open")):
@@ -89,6 +98,7 @@ def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "deadline": None,
                 "state": "no deadline",
                 "reviewer": None,
+                "owner": owner(item.owner_id, me),
             }
         )
     return rows
@@ -97,7 +107,9 @@ def every_row(session: Session, now: datetime) -> list[dict[str, Any]]:
 def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: int, now: datetime) -> dict[str, Any]:
     """What the queue shows, worked out the plain way from every row: filtered, counted, sorted and sliced in
     Python. The queue must show exactly this."""
-    filters = {**filters, "status": filters.get("status") or "to_do"}  # by default, what waits for a person
+    # A value a filter does not take is "any"; by default, the status is what waits for a person.
+    filters = {name: value if value in CHOICES[name] else "" for name, value in filters.items()}
+    filters = {**filters, "status": filters.get("status") or "to_do"}
 
     def matches(row: dict[str, Any], skip: str | None = None) -> bool:
         for name, value in filters.items():
@@ -106,8 +118,8 @@ def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: in
             if name == "overdue":
                 if (value == "yes") != (row["state"] == "overdue"):
                     return False
-            elif name == "status" and value == "to_do":
-                if row["status"] not in TO_DO:
+            elif name == "status" and value in GROUPS:
+                if row["status"] not in GROUPS[value]:
                     return False
             elif str(row[name] or "") != value:
                 return False
@@ -120,7 +132,8 @@ def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: in
             counts[name] = Counter("yes" if row["state"] == "overdue" else "no" for row in others)
         else:
             counts[name] = Counter(str(row[name] or "") for row in others)
-    counts["status"]["to_do"] = sum(counts["status"][status] for status in TO_DO)
+    for group, statuses in GROUPS.items():
+        counts["status"][group] = sum(counts["status"][status] for status in statuses)
     risk_rank = {"red": 0, "amber": 1, "green": 2, "blue": 3}
     chosen = sorted(
         (row for row in rows if matches(row)),
@@ -139,7 +152,8 @@ def reference_page(rows: list[dict[str, Any]], filters: dict[str, str], page: in
 
 
 def shown(session: Session, filters: dict[str, str], page: int, now: datetime) -> dict[str, Any]:
-    result = queue_page(session, filters, page, now)
+    me = session.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
+    result = queue_page(session, filters, page, now, me=me)
     return {
         "rows": [(r.kind, r.id, r.status, r.state, r.reviewer) for r in result.rows],
         "total": result.total,
@@ -162,12 +176,14 @@ def test_filtered_pages_show_what_reading_every_row_would_show(many: Session) ->
     every count are what the plain way gives."""
     rows = every_row(many, NOW)
     pairs = list(itertools.product(("", "shropshire"), ("", "red")))  # authority and risk, in turn
-    statuses = ("", "to_do", "awaiting_review", "second_approval", "sent", "superseded")
+    statuses = ("", "to_do", "open", "awaiting_review", "second_approval", "returned", "sent", "superseded")
+    owners = ("", "me", "none", "other")
     for number, (kind, status, overdue) in enumerate(
         itertools.product(("", "referral", "data_quality"), statuses, ("", "yes", "no"))
     ):
         authority, risk = pairs[number % len(pairs)]
         filters = {"type": kind, "authority": authority, "risk": risk, "status": status, "overdue": overdue}
+        filters["owner"] = owners[number % len(owners)]
         for page in (1, 2, 99):  # 99: past the last page, which shows the last
             assert reference_page(rows, filters, page, NOW) == shown(many, filters, page, NOW), (filters, page)
 
@@ -275,3 +291,70 @@ def test_a_request_moves_the_session_on_at_most_once_a_minute(
     monkeypatch.setattr(web, "utcnow", lambda: later)
     assert 200 == reviewer.client.get("/queue").status_code
     assert later == last_seen()
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("sort", ["deadline", "risk", "created", "type", "authority"])
+def test_each_sort_orders_the_whole_view_as_sorting_every_row_would(many: Session, sort: str, descending: bool) -> None:
+    """Sorted by a column, either way, the view's rows come in that column's order (rows without a value last),
+    ties in the usual order (deadline, risk, data-quality items first, number)."""
+    me = many.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
+    rows = {(row.kind, row.id): row for row in queue_rows(many, {"status": ""}, NOW, me=me)}
+    drafts = {d.id: d for d in many.scalars(select(DraftRow))}
+    items = {i.id: i for i in many.scalars(select(DataQualityItemRow))}
+    risk_rank = {"red": 0, "amber": 1, "green": 2, "blue": 3}
+
+    def usual(key: tuple[str, int]) -> tuple[Any, ...]:
+        row = rows[key]
+        return (row.deadline is None, row.deadline or NOW, risk_rank.get(row.risk or "", 4), row.kind, row.id)
+
+    def value(key: tuple[str, int]) -> Any:
+        kind, number = key
+        source = drafts[number] if kind == "draft" else items[number]
+        return {
+            "deadline": rows[key].deadline,
+            "risk": risk_rank.get(rows[key].risk or ""),
+            "created": source.created_at,
+            "type": rows[key].type,
+            "authority": rows[key].authority,
+        }[sort]
+
+    expected = sorted(rows, key=usual)
+    # Python's sort is stable either way: among equal values the usual order stays.
+    valued = sorted((key for key in expected if value(key) is not None), key=value, reverse=descending)
+    expected = valued + [key for key in expected if value(key) is None]
+    shown = queue_rows(many, {"status": ""}, NOW, me=me, sort=sort, descending=descending)
+    assert expected == [(row.kind, row.id) for row in shown]
+    first = queue_page(many, {"status": ""}, 1, NOW, me=me, sort=sort, descending=descending)
+    assert expected[:PAGE_SIZE] == [(row.kind, row.id) for row in first.rows]
+
+
+def test_every_option_chosen_lists_the_count_it_showed(many: Session) -> None:
+    """Each option of each filter lists as many rows as its count said ("Waiting for a person (all)" included), and a
+    value the queue does not know is "any", shown and counted as such."""
+    me = many.scalars(select(UserRow.id).where(UserRow.username == "sam.reviewer")).one()
+    counts = queue_page(many, {}, 1, NOW, me=me).counts
+    for name in FILTERS:
+        for value in CHOICES[name]:
+            assert counts[name].get(value, 0) == queue_page(many, {name: value}, 1, NOW, me=me).total, (name, value)
+    unknown = queue_page(many, {"status": "bogus", "type": "nothing"}, 1, NOW, me=me)
+    assert ("to_do", "") == (unknown.filters["status"], unknown.filters["type"])
+    assert counts["status"]["to_do"] == unknown.total
+
+
+def test_a_search_finds_by_number_reference_nominal_school_and_authority(many: Session) -> None:
+    """A draft number, part of an incident reference, a nominal number, part of a school's name or an authority's
+    name each find exactly the rows that carry it; a term too short is not applied."""
+    drafts = list(many.scalars(select(DraftRow).where(DraftRow.status.in_(TO_DO))))
+    target = drafts[0]
+    many.execute(update(DraftRow).where(DraftRow.id == target.id).values(recipient_name="Oakfield Academy"))
+
+    def found(term: str) -> set[int]:
+        return {row.id for row in queue_rows(many, {"type": ""}, NOW, search=term) if row.kind == "draft"}
+
+    assert {target.id} == found(f"#{target.id}")
+    assert {d.id for d in drafts if d.source_ref == target.source_ref} == found(target.source_ref.lower())
+    assert {d.id for d in drafts if d.subject == target.subject} == found(target.subject.lower())
+    assert {target.id} == found("oakfield")
+    assert {d.id for d in drafts if d.authority == "telford_wrekin"} == found("Telford")
+    assert {d.id for d in drafts} == found("x")  # one character: no search

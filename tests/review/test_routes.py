@@ -27,6 +27,12 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/logout"): (401, 303, 303, 401),
     ("GET", "/queue"): (303, 200, 200, 303),
     ("GET", "/queue/next"): (303, 303, 303, 303),  # signed in: on to the next item, or back to the queue
+    ("POST", "/queue/search"): (401, 303, 303, 401),
+    ("POST", "/queue/assign"): (401, 303, 303, 401),
+    ("POST", "/queue/bulk"): (401, 200, 200, 401),
+    ("POST", "/queue/export"): (401, 200, 200, 401),
+    ("GET", "/drafts/{draft_id:id}/reopen"): (303, 200, 200, 303),
+    ("POST", "/drafts/{draft_id:id}/reopen"): (401, 409, 409, 401),
     ("GET", "/drafts/{draft_id:id}"): (303, 200, 200, 303),
     ("POST", "/drafts/{draft_id:id}/decide"): (401, 303, 303, 401),
     ("GET", "/data-quality/{item_id:id}"): (303, 200, 200, 303),
@@ -53,6 +59,11 @@ CASES = [
 # What each POST sends besides the CSRF token: a real, harmless request of its kind.
 BODIES = {
     "/logout": {},
+    "/queue/search": {"q": "OCC/26"},
+    "/queue/assign": {"item": "draft:{draft_id}"},
+    "/queue/bulk": {"action": "assign", "item": "draft:{draft_id}:1", "owner": "nobody"},
+    "/queue/export": {},
+    "/drafts/{draft_id:id}/reopen": {"row_version": "1", "note": "The school was corrected."},  # not returned: 409
     "/drafts/{draft_id:id}/decide": {"action": "save", "row_version": "1"},
     "/data-quality/{item_id:id}/resolve": {"action": "dismiss", "note": "Checked with the records team."},
     "/admin/users": {
@@ -82,7 +93,8 @@ def test_who_may_do_what(review_app: ReviewApp, method: str, path: str, role: st
     elif path == "/login":
         response = review_app.sign_in(visitor.client, ACCOUNTS[role][0] if role in ACCOUNTS else "nobody.here")
     else:
-        response = visitor.client.post(url(path, review_app), data={"csrf_token": visitor.csrf, **BODIES[path]})
+        body = {name: url(value, review_app) for name, value in BODIES[path].items()}
+        response = visitor.client.post(url(path, review_app), data={"csrf_token": visitor.csrf, **body})
     assert expected == response.status_code
     if expected == 303 and method == "GET" and path != "/" and role in ("anonymous", "disabled"):
         assert f"/login?next={url(path, review_app)}" == response.headers["location"]

@@ -246,7 +246,7 @@ def resume_session(
         return None
     web, user = found
     if _ends(web, user, now, idle_minutes):
-        web.ended_at = now
+        web.ended_at, web.queue_search = now, None
         return None
     if _touches(web, now, touch):
         web.last_seen_at = now
@@ -267,7 +267,32 @@ def resuming_changes(
 
 def end_session(session: Session, token: str | None, *, now: datetime) -> None:
     if token:
-        session.execute(update(WebSessionRow).where(WebSessionRow.token_hash == _digest(token)).values(ended_at=now))
+        session.execute(
+            update(WebSessionRow)
+            .where(WebSessionRow.token_hash == _digest(token))
+            .values(ended_at=now, queue_search=None)
+        )
+
+
+def saved_search(session: Session, token: str | None) -> str | None:
+    """The queue search a live session keeps (it may be a name, so it is kept here and never put in an address)."""
+    if not token:
+        return None
+    return session.scalar(
+        select(WebSessionRow.queue_search).where(
+            WebSessionRow.token_hash == _digest(token), WebSessionRow.ended_at.is_(None)
+        )
+    )
+
+
+def keep_search(session: Session, token: str | None, term: str | None) -> None:
+    """Keep (or, with None, forget) the session's queue search; it is forgotten when the session ends."""
+    if token:
+        session.execute(
+            update(WebSessionRow)
+            .where(WebSessionRow.token_hash == _digest(token), WebSessionRow.ended_at.is_(None))
+            .values(queue_search=term)
+        )
 
 
 DEMO_ACCOUNTS = (

@@ -17,7 +17,15 @@ from starlette.staticfiles import StaticFiles
 
 from vhub import context
 from vhub.context import AppContext
-from vhub.review import admin_pages, audit_pages, auth_pages, dashboard_pages, data_quality_pages, draft_pages
+from vhub.review import (
+    admin_pages,
+    audit_pages,
+    auth_pages,
+    dashboard_pages,
+    data_quality_pages,
+    draft_pages,
+    queue_pages,
+)
 from vhub.review.web import SecurityHeaders, Web, security_headers
 from vhub.settings import Settings
 
@@ -58,6 +66,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> Starlette:
         Route("/healthz", healthz),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *auth_pages.routes(web),
+        *queue_pages.routes(web),  # before draft_pages, whose older /queue it replaces
         *draft_pages.routes(web),
         *data_quality_pages.routes(web),
         *dashboard_pages.routes(web),

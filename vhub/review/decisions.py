@@ -21,6 +21,7 @@ from vhub.errors import BusinessError
 from vhub.portals import portal_for
 from vhub.queues import Jobs
 from vhub.review.accounts import User
+from vhub.review.assignment import set_owner
 from vhub.store.draft_status import DraftStatus, approvals_needed, approvers, change, move
 from vhub.store.tables import DecisionRow, DraftRow, SubmissionRow, UserRow
 
@@ -147,9 +148,11 @@ def approve(
     now: datetime,
     jobs: Jobs,
     second_approver_for_red: bool,
+    bulk: bool = False,
 ) -> Approval:
     """Approve the draft's current version and queue its submission once enough different people approved
-    that same version (two for red risk when so configured)."""
+    that same version (two for red risk when so configured). ``bulk``: approved from the queue with others,
+    which its audit event says."""
     draft = _for_change(session, draft_id, user, row_version, now=now)
     given = approvers(session, draft)
     if user.id in given:
@@ -178,7 +181,12 @@ def approve(
         DraftStatus.APPROVED,
         actor=user.username,
         action="draft.approved",
-        after={"approvals": len(given) + 1, "needed": needed, "content_version": draft.content_version},
+        after={
+            "approvals": len(given) + 1,
+            "needed": needed,
+            "content_version": draft.content_version,
+            **({"bulk": True} if bulk else {}),
+        },
     )
     portal = portal_for(draft.workflow, draft.recipient)
     jobs.enqueue(
@@ -204,8 +212,9 @@ def reject(session: Session, draft_id: int, user: User, row_version: int, reason
 def return_for_fix(
     session: Session, draft_id: int, user: User, row_version: int, reason: str, *, now: datetime
 ) -> None:
-    """Send a draft back because the source data is wrong; it waits for the data to be fixed."""
-    _close(
+    """Send a draft back because the source data is wrong; it waits for the data to be fixed, owned by the person
+    who returned it (so it is in their "my items", and anyone can take it over)."""
+    draft = _close(
         session,
         draft_id,
         user,
@@ -214,6 +223,32 @@ def return_for_fix(
         DraftStatus.RETURNED,
         now=now,
         ask="Say what needs fixing in the source data, so the person fixing it knows.",
+    )
+    set_owner(session, "draft", draft, user, owner=user, why="returned")
+
+
+def reopen(session: Session, draft_id: int, user: User, row_version: int, note: str) -> None:
+    """Put a returned draft back to review once its data is fixed (or it was returned by mistake): a new round,
+    so approvals given before it was returned do not count."""
+    if not note.strip():
+        raise BusinessError(
+            "Say what was fixed, or why the draft goes back to review: the note is kept with the decision.",
+            code="reason_required",
+        )
+    draft = _locked(session, draft_id, row_version)
+    if draft.status != DraftStatus.RETURNED:
+        raise Conflict(f"Draft #{draft_id} is {draft.status.replace('_', ' ')}: only a returned draft can be reopened.")
+    draft.needs_attention = True
+    draft.attention_reason = f"Reopened by {user.display_name}: {note.strip()}"[:300]
+    _record(session, draft, user, "reopened", note.strip())
+    move(
+        session,
+        draft,
+        DraftStatus.AWAITING_REVIEW,
+        actor=user.username,
+        action="draft.reopened",
+        after={"note": note.strip()},
+        new_content=True,
     )
 
 
@@ -267,7 +302,7 @@ def _close(
     *,
     now: datetime,
     ask: str,
-) -> None:
+) -> DraftRow:
     """A decision that ends the review with a reason (rejected, returned); ``ask`` is said when none is given."""
     if not reason.strip():
         raise BusinessError(ask, code="reason_required")
@@ -275,3 +310,4 @@ def _close(
     draft.claimed_by = draft.claimed_until = None
     _record(session, draft, user, to.value, reason.strip())
     move(session, draft, to, actor=user.username, action=f"draft.{to.value}", after={"reason": reason.strip()})
+    return draft

@@ -25,7 +25,7 @@ from vhub.errors import BusinessError
 from vhub.isr import IsrRequest
 from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits, take_back
 from vhub.review.forms import Difference, build_fields, describe_errors, differences, parse_form
-from vhub.review.queue import PAGE_SIZE, STATUSES, TYPES, options, queue_page, time_left
+from vhub.review.queue import PAGE_SIZE, STATUSES, TYPES, queue_page, time_left
 from vhub.review.web import Web, page
 from vhub.store.draft_status import APPROVALS, DraftStatus, approvers
 from vhub.store.drafts import load_triage
@@ -265,22 +265,6 @@ def next_item(session: Session, user_id: int, after: int, now: datetime) -> str 
 
 
 def routes(web: Web) -> list[Route]:
-    def queue(web: Web, request: Request) -> Response:
-        params = request.query_params
-        filters = {name: params.get(name, "") for name in ("type", "authority", "risk", "status", "overdue")}
-        with web.ctx.db.session(read_only=True) as session:
-            result = queue_page(session, filters, _int(params.get("page"), 1), utcnow())
-        done = params.get("done", "")
-        return web.render(
-            request,
-            "review/queue.html.j2",
-            queue=result,
-            options=options(),
-            done=DONE.get(done),
-            done_draft=_int(params.get("draft"), 0) or None,
-            query=lambda **changes: urlencode({**result.filters, **changes}),
-        )
-
     def next_(web: Web, request: Request) -> Response:
         after = _int(request.query_params.get("after"), 0)
         with web.ctx.db.session(read_only=True) as session:
@@ -389,7 +373,6 @@ def routes(web: Web) -> list[Route]:
 
     return [
         Route("/", home),
-        Route("/queue", page(web, queue)),
         Route("/queue/next", page(web, next_)),
         Route("/drafts/{draft_id:id}", page(web, draft)),
         Route("/drafts/{draft_id:id}/decide", page(web, decide), methods=["POST"]),

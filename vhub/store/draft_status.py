@@ -4,7 +4,7 @@
       │ │ │   ^                     │                 │
       │ │ │   └── approvals do not match the version ─┘ partner refused it
       │ │ └──reject──> rejected
-      │ └──return for a data fix──> returned ──┐
+      │ └──return for a data fix──> returned ──┐   (reopen: returned ──> awaiting_review)
       └──a newer incident version──────────────┴──> superseded
 
 Every move and every change of content goes through ``move`` or ``change``: each bumps ``row_version`` (the
@@ -41,7 +41,7 @@ ALLOWED: dict[DraftStatus, frozenset[DraftStatus]] = {
     ),
     DraftStatus.APPROVED: frozenset({DraftStatus.SENDING, DraftStatus.AWAITING_REVIEW}),
     DraftStatus.SENDING: frozenset({DraftStatus.SENT, DraftStatus.AWAITING_REVIEW}),
-    DraftStatus.RETURNED: frozenset({DraftStatus.SUPERSEDED}),
+    DraftStatus.RETURNED: frozenset({DraftStatus.SUPERSEDED, DraftStatus.AWAITING_REVIEW}),
     DraftStatus.SENT: frozenset(),
     DraftStatus.REJECTED: frozenset(),
     DraftStatus.SUPERSEDED: frozenset(),

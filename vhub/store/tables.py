@@ -218,6 +218,8 @@ class DataQualityItemRow(Base):
     __table_args__ = (
         UniqueConstraint("source_system", "system_id", "version"),
         Index("ix_data_quality_items_fingerprint", "source_system", "system_id", "fingerprint", unique=True),
+        # The review queue reads only this index.
+        Index("ix_data_quality_items_queue", "status", "owner_id", "created_at", "deadline"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -237,6 +239,7 @@ class DataQualityItemRow(Base):
     # drafts; and that action in plain words. None: nothing with a deadline waits on it (or raised before 0009).
     deadline: Mapped[datetime | None]
     blocks: Mapped[str | None] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who looks after it (assigned)
 
 
 class AuditEventRow(Base):
@@ -281,7 +284,19 @@ class DraftRow(Base):
         UniqueConstraint("dedupe_key"),
         # Covers every column the review queue filters, counts and orders on, so a queue page reads the index, never
         # the drafts' payloads; in the order the dashboard's backlog groups by, so that reads it with nothing to sort.
-        Index("ix_drafts_queue", "status", "authority", "risk", "first_approver", "deadline", "workflow"),
+        # Owner and creation time last, so "my items" and the sort by creation read it too.
+        Index(
+            "ix_drafts_queue",
+            "status",
+            "authority",
+            "risk",
+            "first_approver",
+            "deadline",
+            "workflow",
+            "owner_id",
+            "created_at",
+        ),
+        Index("ix_drafts_recipient_name", "recipient_name"),  # the queue's search by school, a scan of this index
         Index("ix_drafts_status_created", "status", "created_at"),  # the oldest waiting
         Index("ix_drafts_created_at", "created_at"),  # drafts created per day
         Index("ix_drafts_lineage", "workflow", "source_ref", "subject"),
@@ -314,6 +329,7 @@ class DraftRow(Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_until: Mapped[datetime | None]
     first_approver: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # red risk: awaiting a second
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who looks after it (assigned, or returner)
     row_version: Mapped[int] = mapped_column(Integer, default=1)  # any change: the lock two reviewers meet
     content_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # what people approve
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -369,6 +385,7 @@ class WebSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    queue_search: Mapped[str | None] = mapped_column(String(200))  # may be a name: kept here, never in an address
 
 
 class DecisionRow(Base):

@@ -23,7 +23,8 @@ from vhub.queues import SERIALIZER
 from vhub.review.accounts import disable_user
 from vhub.runtime import free_port
 from vhub.store.audit import record_event
-from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow, UserRow, utcnow
+from vhub.store.runs import ListedVersion, finish_item, record_found, run_progress, start_run
+from vhub.store.tables import AuditEventRow, DataQualityItemRow, DraftRow, SubmissionRow, UserRow, utcnow
 
 DRIFT = "vhub.errors.SelectorDrift: [selector_drift] The records_system page 'incident' has changed."
 
@@ -494,3 +495,31 @@ def test_paused_portals_are_named_on_the_queue_and_dashboard(review_app: ReviewA
     with review_app.db.session() as session:
         event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "portal.resumed")).one()
         assert ("vhub.admin", portal) == (event.actor, event.entity_id)
+
+
+def test_a_discarded_ingest_leaves_its_incident_for_a_person(review_app: ReviewApp, admin: Visitor) -> None:
+    """Discarding an ingest marks its version discarded (the run completes, the watermark may pass it) and keeps the
+    incident as a data-quality item a reviewer can open and resolve, naming who discarded the job."""
+    version = datetime(2026, 11, 30, 22, 15, tzinfo=UTC)
+    with review_app.db.session() as session:
+        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
+        record_found(session, run_id, "records_system", [ListedVersion(4242, "OCC/26/004242", version)])
+        finish_item(session, run_id, "OCC/26/004242", version, "failed")
+    job_id = stage_failed(
+        review_app.ctx.jobs,
+        "ingest",
+        "tasks.ingest.ingest",
+        run_id,
+        4242,
+        "OCC/26/004242",
+        version.isoformat(),
+        error=DRIFT,
+    )
+    admin.client.post(f"/admin/failed-jobs/{job_id}/discard", data={"csrf_token": admin.csrf, "reason": "Restricted"})
+    with review_app.db.session() as session:
+        progress = run_progress(session, run_id)
+        item = session.scalars(select(DataQualityItemRow).where(DataQualityItemRow.reference == "OCC/26/004242")).one()
+    assert ("complete", {"discarded": 1}) == (progress["status"], progress["counts"])
+    page = review_app.visitor("reviewer").client.get(f"/data-quality/{item.id}")
+    assert 200 == page.status_code
+    assert "vhub.admin discarded the job that read it" in page.text

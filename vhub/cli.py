@@ -18,17 +18,12 @@ def _settings() -> Settings:
     return Settings()
 
 
-class NoStack(VhubError):
-    code = "no_stack"
-
-
 def _running_context() -> context.AppContext:
-    """The context of the stack running on this data folder (or of VHUB_REDIS_URL)."""
-    from vhub.runtime import resolve
+    """The context of the running stack: the one on the data folder set, or found from any folder (see
+    `vhub.status.find_stack`), or of VHUB_REDIS_URL. Refuses, saying what to do, when none is running."""
+    from vhub.status import find_stack
 
-    settings = resolve(_settings())
-    if not settings.redis_url:
-        raise NoStack("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.")
+    settings, _ = find_stack(_settings())
     return context.configure(settings)
 
 
@@ -265,7 +260,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vhub.store.tables import utcnow
     from vhub.triage import load_config
 
-    settings = _settings()
+    settings = _store_settings()  # the running stack's store, from whichever folder this is run
     ctx = context.configure(settings)
     ctx.db.migrate()
     with ctx.db.session() as session:
@@ -300,8 +295,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from vhub.errors import BusinessError
     from vhub.review.accounts import add_user, disable_user, enable_user, password_problem, reset_password
 
-    settings = _settings()
-    ctx = context.configure(settings)
+    ctx = context.configure(_store_settings())
     if args.action == "list":
         return _list_users(ctx)
     ctx.db.migrate()
@@ -333,6 +327,18 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_settings() -> Settings:
+    """The settings of the running stack's store when one is found; else as set (accounts may be added before
+    the first `vhub up`)."""
+    from vhub.runtime import resolve
+    from vhub.status import find_stack
+
+    try:
+        return find_stack(_settings())[0]
+    except VhubError:
+        return resolve(_settings())
+
+
 def _read_password(args: argparse.Namespace) -> str | None:
     import getpass
 
@@ -361,6 +367,7 @@ def _list_users(ctx: context.AppContext) -> int:
         rows = list_users(session)
     if not rows:
         print("No accounts yet: add one with `vhub users add NAME --role reviewer|admin`.")
+        return 0
     print(f"{'username':<24}{'role':<10}{'status':<34}last signed in")
     for row in rows:
         if row.disabled:
@@ -378,9 +385,8 @@ def cmd_selectors_check(args: argparse.Namespace) -> int:
     from bots.check import check_system
     from vhub import browser
     from vhub.portals import external_systems
-    from vhub.runtime import resolve
 
-    settings = resolve(_settings())
+    settings = _store_settings()  # a simulated stack's systems, from whichever folder this is run
     logs.configure(settings, process="cli", console=False)
     systems = [args.portal] if args.portal else external_systems()
     if args.portal and args.portal not in external_systems():

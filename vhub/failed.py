@@ -62,8 +62,9 @@ _PLAIN: tuple[tuple[str, str], ...] = (
     ),
     (
         "SelectorDrift",
-        "A page of the other system has changed its layout, so the bot could not find what it needed. Work for that "
-        "system is paused until its selectors are updated: follow runbooks/paused-portal.md, then replay.",
+        "A page of the other system has changed its layout, so the bot could not find what it needed. Its selectors "
+        "file must be corrected (runbooks/paused-portal.md; a partner portal stays paused until then), then the "
+        "job replayed.",
     ),
     (
         "RefusedJob",
@@ -378,6 +379,12 @@ def discard(jobs: Jobs, db: Database, job_id: str, *, reason: str, actor: str) -
             f"Job {job_id} ({function}) cannot be discarded: {_NOT_DISCARDED[function]}. Replay it once the cause "
             "is fixed; if it fails every time, give the developers the job id. Nothing was discarded.",
             code="not_discardable",
+        )
+    if function == "tasks.submit.submit_draft" and args and jobs.running(function, args[0]):
+        raise BusinessError(
+            f"Draft #{args[0]} is being sent right now by another attempt. Wait a minute or two for it to end, then "
+            "look again. Nothing was discarded.",
+            code="being_sent",
         )
     with db.session() as session:
         outcome = _leave_for_a_person(session, function, args, actor=actor, reason=reason)

@@ -302,9 +302,9 @@ def test_failed_jobs_are_listed_with_their_reason(review_app: ReviewApp, admin: 
     row = re.search(rf'<tr class="failed-job" data-job-id="{job_id}">(.*?)</tr>', page, re.S)
     assert row is not None
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
-    assert [job_id, "default", "math.sqrt", "-1", "ValueError: math domain error"] == cells[:4] + cells[5:6]
+    assert [job_id, "default", "math.sqrt", "-1", "ValueError: math domain error"] == cells[:4] + cells[6:7]
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2} (GMT|BST)", cells[4])
-    assert cells[6].startswith("An unexpected error in vhub itself.")
+    assert cells[5].startswith("An unexpected error in vhub itself.")
 
 
 def test_replaying_a_job_puts_it_back_on_its_queue(review_app: ReviewApp, admin: Visitor, redis_client: Redis) -> None:

@@ -176,3 +176,12 @@ def test_evidence_is_found_by_job_and_only_from_the_fixed_list(tmp_path: Path, r
         evidence_file(jobs, evidence, job_id, 3, "trace.zip"),
         evidence_file(jobs, evidence, "another-job", 1, "trace.zip"),  # not a failed job
     ]
+
+
+def test_a_task_vhub_cannot_account_for_is_not_discarded(db: Database, redis_client: Redis) -> None:
+    """A vhub task whose leftover work is not known (a new kind of job) is refused, so nothing is lost unseen."""
+    jobs = Jobs(redis_client)
+    job_id = stage_failed(jobs, "scan", "tasks.reports.morning_report", error=DRIFT)
+    with pytest.raises(BusinessError, match="vhub cannot tell what of its work a person would then have to do"):
+        discard(jobs, db, job_id, reason="stuck", actor="vhub.admin")
+    assert [job_id] == [job.id for job in list_failed(jobs)]

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +103,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings, found = find_stack(_settings())  # reads only: never creates a database or a folder
     report = collect(settings)
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print(json.dumps(report, indent=2, default=_json_value))
     else:
         print("\n".join([found, render(report)]) if found else render(report))
     return 0
+
+
+def _json_value(value: Any) -> str:
+    """A time in JSON output: ISO 8601 with its offset, to the second."""
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
 
 
 def _actor() -> str:

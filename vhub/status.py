@@ -206,5 +206,6 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"Records system read up to: {uk_timestamp(watermark) if watermark else 'not yet read'}")
     if store["last_run"]:
         run = store["last_run"]
-        lines.append(f"Last run: {run['status']}, started {uk_timestamp(run['started_at'])}, found {run['found']}")
+        found = "not yet known" if run["found"] is None else run["found"]
+        lines.append(f"Last run: {run['status']}, started {uk_timestamp(run['started_at'])}, found {found}")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vhub.context import AppContext
 from vhub.drafting.environment import environment
-from vhub.portals import all_paused
+from vhub.portals import paused_of, portal_names
 from vhub.review.accounts import SignedIn, resume_session, resuming_changes
 from vhub.store.tables import utcnow
 
@@ -132,7 +132,7 @@ class Web:
     def paused_portals(self) -> dict[str, str] | None:
         """Each paused portal and why, for the banner of the pages that include it; None if Redis cannot say."""
         try:
-            return dict(sorted(all_paused(self.ctx.jobs.connection).items()))
+            return paused_of(self.ctx.jobs.connection, sorted(portal_names()))
         except RedisError:
             return None
 

@@ -523,3 +523,10 @@ def test_a_discarded_ingest_leaves_its_incident_for_a_person(review_app: ReviewA
     page = review_app.visitor("reviewer").client.get(f"/data-quality/{item.id}")
     assert 200 == page.status_code
     assert "vhub.admin discarded the job that read it" in page.text
+
+
+def test_the_queue_without_redis_says_pauses_are_unknown(make_app: Any) -> None:
+    """With Redis unreachable the queue still opens, and its banner says whether a portal is paused is not known."""
+    review = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    page = review.visitor("reviewer").client.get("/queue")
+    assert (200, True) == (page.status_code, "whether any partner portal is paused is not known" in page.text)

@@ -133,7 +133,7 @@ class Web:
         """Each paused portal and why, for the banner of the pages that include it; None if Redis cannot say."""
         try:
             return paused_of(self.ctx.jobs.connection, sorted(portal_names()))
-        except RedisError:
+        except (RedisError, ValueError):  # unreachable, or no Redis configured at all
             return None
 
     def message(self, request: Request, status: int, title: str, text: str) -> HTMLResponse:

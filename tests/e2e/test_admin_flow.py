@@ -4,6 +4,7 @@ losing its draft; a paused portal named and resumed; an account re-enabled and g
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -11,6 +12,7 @@ from redis import Redis
 from sqlalchemy import select
 
 from tests.e2e.conftest import ADMIN, PASSWORD, ReviewApp, sign_in
+from tests.e2e.test_review_flow import keep_screenshot
 from tests.failed_jobs import stage_evidence, stage_failed
 from vhub.portals import pause, portal_names, resume
 from vhub.queues import Jobs
@@ -20,6 +22,10 @@ from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
+PORTAL_DOWN = (
+    "<h1 style='font-family:sans-serif'>School notification portal</h1>"
+    "<p style='font-family:sans-serif'>503 Service Unavailable: the service is busy. Please try again later.</p>"
+)
 UNAVAILABLE = "vhub.errors.SystemUnavailable: [system_unavailable] The school portal did not answer in time."
 
 
@@ -40,15 +46,19 @@ def approved_with_submission(review_app: ReviewApp) -> int:
 
 
 def test_an_admin_reads_a_failed_send_sees_its_evidence_and_discards_it(
-    page: Page, review_app: ReviewApp, review_settings: Settings, jobs: Jobs
+    page: Page, review_app: ReviewApp, review_settings: Settings, jobs: Jobs, tmp_path: Path
 ) -> None:
-    """The failed job says why in plain words with its screenshot; discarding it asks for a reason, audits it,
-    and its draft is back in the review queue, unsent, with the reason on its page."""
+    """The failed job says why in plain words with its screenshot (the README's picture of it); discarding it asks
+    for a reason, audits it, and its draft is back in the review queue, unsent, with the reason on its page."""
     draft_id = approved_with_submission(review_app)
     job_id = stage_failed(jobs, "submit", "tasks.submit.submit_draft", draft_id, error=UNAVAILABLE)
     sign_in(page, ADMIN)
     folder = stage_evidence(review_settings.evidence_dir, job_id)
-    page.screenshot(path=str(folder / "screenshot.png"))  # a real PNG, as the bot's browser saves one
+    portal = page.context.new_page()  # a real PNG of a partner's page, as the bot's browser saves one
+    portal.set_viewport_size({"width": 800, "height": 300})
+    portal.set_content(PORTAL_DOWN)
+    portal.screenshot(path=str(folder / "screenshot.png"))
+    portal.close()
     page.get_by_role("link", name="Failed jobs").click()
     row = page.locator(f'tr.failed-job[data-job-id="{job_id}"]')
     expect(row).to_contain_text("The other system did not answer, answered too slowly")
@@ -59,6 +69,7 @@ def test_an_admin_reads_a_failed_send_sees_its_evidence_and_discards_it(
     image = page.get_by_role("img", name="Screenshot of the page when attempt 1 failed")
     expect(image).to_be_visible()
     assert page.evaluate("img => img.naturalWidth > 0", image.element_handle())
+    keep_screenshot(page, "failed-job.png", tmp_path, full_page=True)
     page.get_by_role("button", name="Discard this job").click()  # no reason: the browser asks for one
     expect(page).to_have_url(f"{review_app.url}/admin/failed-jobs/{job_id}")
     page.get_by_label("Why it is being discarded").fill("The school was told by phone")

@@ -27,7 +27,7 @@ from vhub.store import Database
 from vhub.store.audit import record_event
 from vhub.store.draft_status import DraftStatus, move
 from vhub.store.incidents import has_version
-from vhub.store.runs import finish_item, record_invalid
+from vhub.store.runs import finish_item, hand_to_triage, record_invalid
 from vhub.store.tables import DraftRow, RunRow, ScanItemRow, SubmissionRow, utcnow
 
 # A job whose data is not JSON (it failed before jobs were stored as JSON, or vhub did not write it) is
@@ -302,7 +302,7 @@ def discard(jobs: Jobs, db: Database, job_id: str, *, reason: str, actor: str) -
             code="being_sent",
         )
     with db.session() as session:
-        outcome = _leave_for_a_person(session, function, args, actor=actor, reason=reason)
+        outcome = _leave_for_a_person(session, jobs, function, args, actor=actor, reason=reason)
         record_event(
             session,
             actor=actor,
@@ -317,12 +317,14 @@ def discard(jobs: Jobs, db: Database, job_id: str, *, reason: str, actor: str) -
     return outcome
 
 
-def _leave_for_a_person(session: Session, function: str, args: tuple[object, ...], *, actor: str, reason: str) -> str:
+def _leave_for_a_person(
+    session: Session, jobs: Jobs, function: str, args: tuple[object, ...], *, actor: str, reason: str
+) -> str:
     if function == "tasks.ingest.ingest":
-        run_id, system_id, reference, last_modified = args
-        return _ingest_discarded(
-            session, str(run_id), int(str(system_id)), str(reference), datetime.fromisoformat(str(last_modified)), actor
-        )
+        run_id, system_id, reference, last_modified = (str(arg) for arg in args)
+        version = datetime.fromisoformat(last_modified)
+        _version_discarded(session, jobs, run_id, reference, version)
+        return _ingest_discarded(session, int(system_id), reference, version, actor)
     if function == "tasks.submit.submit_draft":
         return _send_discarded(session, int(str(args[0])), actor, reason)
     if function == "tasks.ingest.scan":
@@ -340,16 +342,22 @@ def _leave_for_a_person(session: Session, function: str, args: tuple[object, ...
     return "It was not one of vhub's tasks (or could not be read), so it held no work of vhub's."
 
 
-def _ingest_discarded(
-    session: Session, run_id: str, system_id: int, reference: str, version: datetime, actor: str
-) -> str:
+def _version_discarded(session: Session, jobs: Jobs, run_id: str, reference: str, version: datetime) -> None:
+    """The scan item is done (the watermark may pass it); if it was the run's last to be read, as its ingest
+    would have, hand the run to triage (queued in this transaction, like the ingest's own hand-over)."""
     item = session.scalars(
         select(ScanItemRow).where(
             ScanItemRow.run_id == run_id, ScanItemRow.reference == reference, ScanItemRow.last_modified == version
         )
     ).first()
-    if item is not None and item.status in ("pending", "failed"):
-        finish_item(session, run_id, reference, version, "discarded")
+    if item is None or item.status not in ("pending", "failed"):
+        return
+    finish_item(session, run_id, reference, version, "discarded")
+    if hand_to_triage(session, run_id):
+        jobs.enqueue("triage", "tasks.triage.triage_run", run_id, description=f"triage run {run_id}")
+
+
+def _ingest_discarded(session: Session, system_id: int, reference: str, version: datetime, actor: str) -> str:
     if has_version(session, reference, version):
         return f"Incident {reference} was stored by a later attempt: nothing is missing."
     record_invalid(

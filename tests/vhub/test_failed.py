@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.job import Job
 from sqlalchemy import select
 
 from tests.failed_jobs import stage_evidence, stage_failed
@@ -24,8 +25,9 @@ from vhub.failed import (
     parse_since,
     show,
 )
-from vhub.queues import Jobs
+from vhub.queues import SERIALIZER, Jobs
 from vhub.store import Database
+from vhub.store.runs import ListedVersion, record_found, run_progress, start_run
 from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow
 
 
@@ -185,3 +187,21 @@ def test_a_task_vhub_cannot_account_for_is_not_discarded(db: Database, redis_cli
     with pytest.raises(BusinessError, match="vhub cannot tell what of its work a person would then have to do"):
         discard(jobs, db, job_id, reason="stuck", actor="vhub.admin")
     assert [job_id] == [job.id for job in list_failed(jobs)]
+
+
+def test_discarding_the_last_unread_version_hands_its_run_to_triage(db: Database, redis_client: Redis) -> None:
+    """A discarded ingest whose version was the run's last still pending queues the run's triage, as the ingest
+    itself would have, so the run's other incidents are not left untriaged."""
+    jobs = Jobs(redis_client)
+    version = datetime(2026, 11, 30, 22, 15, tzinfo=UTC)
+    with db.session() as session:
+        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
+        record_found(session, run_id, "records_system", [ListedVersion(4242, "OCC/26/004242", version)])
+    job_id = stage_failed(
+        jobs, "ingest", "tasks.ingest.ingest", run_id, 4242, "OCC/26/004242", version.isoformat(), error=DRIFT
+    )
+    discard(jobs, db, job_id, reason="Worker died; record restricted since", actor="vhub.admin")
+    queued = [Job.fetch(i, connection=redis_client, serializer=SERIALIZER) for i in jobs.queue("default").job_ids]
+    assert [("tasks.triage.triage_run", [run_id])] == [(job.func_name, list(job.args)) for job in queued]
+    with db.session() as session:
+        assert "complete" == run_progress(session, run_id)["status"]

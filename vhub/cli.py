@@ -212,6 +212,7 @@ def cmd_failed(args: argparse.Namespace) -> int:
         if not args.reason:
             print("Say why with --reason TEXT: it is kept in the audit trail. Nothing was discarded.", file=sys.stderr)
             return 2
+        ctx.db.migrate()  # the audit trail must be there before anything is discarded
         outcome = failed.discard(jobs, ctx.db, args.job_ids[0], reason=args.reason, actor=_actor())
         print(f"Discarded job {args.job_ids[0]} (audited). {outcome}")
         return 0
@@ -226,8 +227,9 @@ def cmd_failed(args: argparse.Namespace) -> int:
     else:
         failed.check_failed(jobs, args.job_ids)
         targets = [job for job in failed.list_failed(jobs) if job.id in set(args.job_ids)]
-    replayed = set(failed.replay(jobs, [job.id for job in targets])) if targets else set()
-    with ctx.db.session() as session:
+    ctx.db.migrate()  # the audit trail must be there before anything is replayed
+    with ctx.db.session() as session:  # each replay is audited in the transaction that commits after it
+        replayed = set(failed.replay(jobs, [job.id for job in targets])) if targets else set()
         for job_id in sorted(replayed):
             failed.record_replayed(session, job_id, actor=_actor())
     for job in targets:

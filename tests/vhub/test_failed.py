@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -205,3 +208,36 @@ def test_discarding_the_last_unread_version_hands_its_run_to_triage(db: Database
     assert [("tasks.triage.triage_run", [run_id])] == [(job.func_name, list(job.args)) for job in queued]
     with db.session() as session:
         assert "complete" == run_progress(session, run_id)["status"]
+
+
+def test_failed_show_replay_and_discard_on_the_command_line(
+    tmp_path: Path, redis_client: Redis, redis_url: str
+) -> None:
+    """`vhub failed show` prints the plain words, technical line, queue, function, attempts, UK times and evidence
+    folder; `replay --all --queue` says what it replayed; `discard` without --reason is refused."""
+    jobs = Jobs(redis_client)
+    scan = stage_failed(jobs, "scan", "tasks.ingest.scan", "run-1", error=DRIFT)
+    submit = stage_failed(jobs, "submit", "tasks.submit.submit_draft", 7, error=DRIFT)
+    folder = stage_evidence(tmp_path / "var" / "evidence", scan)
+    env = {"VHUB_DATA_DIR": str(tmp_path / "var"), "VHUB_REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"}
+
+    def vhub(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vhub", *args], capture_output=True, text=True, env=env, timeout=120
+        )
+
+    shown = vhub("failed", "show", scan).stdout.splitlines()
+    assert f"Job {scan}: tasks.ingest.scan on queue scan" == shown[0]
+    assert shown[1].startswith("What went wrong: A page of the other system has changed its layout")
+    assert ["Attempts:        1", f"Evidence 1:      {folder} (screenshot.png, trace.zip, page.html)"] == [
+        shown[4],
+        shown[7],
+    ]
+    assert re.fullmatch(r"Failed: +\d{2}/\d{2}/\d{4} \d{2}:\d{2} (GMT|BST)", shown[6])
+    refused = vhub("failed", "discard", submit)
+    replayed = vhub("failed", "replay", "--all", "--queue", "scan")
+    assert (2, "Say why with --reason TEXT") == (refused.returncode, refused.stderr[:26])
+    assert [f"Replayed {scan}  scan     tasks.ingest.scan", "Replayed 1 job(s); a worker picks them up."] == (
+        replayed.stdout.splitlines()
+    )
+    assert [submit] == [job.id for job in list_failed(jobs)]

@@ -17,7 +17,7 @@ from bots.registry import submission_bot
 from bots.submission import DraftNotSendable, PartnerRejected, Submission, submission_key
 from vhub import logs, portals, redaction
 from vhub.alerts import raise_alert
-from vhub.context import current
+from vhub.context import AppContext, current
 from vhub.errors import SelectorDrift
 from vhub.store.audit import record_event
 from vhub.store.draft_status import DraftStatus, approvals_needed, approvers, move
@@ -178,9 +178,10 @@ def _drift(draft_id: int, portal: str, error: SelectorDrift) -> None:
         )
 
 
-def resume_portal(portal: str) -> int:
-    """Un-pause a portal and queue again every submission that waited for it; returns how many."""
-    ctx = current()
+def resume_portal(portal: str, *, actor: str = "vhub", ctx: AppContext | None = None) -> int:
+    """Un-pause a portal and queue again every submission that waited for it; returns how many. ``actor``: who
+    resumed it, for the audit trail; ``ctx``: the caller's own (the review app's), else the process's."""
+    ctx = ctx or current()
     portals.resume(ctx.jobs.connection, portal)
     with ctx.db.session() as session:
         waiting = list(
@@ -190,18 +191,18 @@ def resume_portal(portal: str) -> int:
         )
         record_event(
             session,
-            actor="vhub",
+            actor=actor,
             action="portal.resumed",
             entity_type="portal",
             entity_id=portal,
             after={"requeued": len(waiting)},
         )
     for draft_id in waiting:
-        queue_submission(draft_id, portal)
+        queue_submission(draft_id, portal, ctx=ctx)
     return len(waiting)
 
 
-def queue_submission(draft_id: int, portal: str) -> None:
-    current().jobs.enqueue(
+def queue_submission(draft_id: int, portal: str, *, ctx: AppContext | None = None) -> None:
+    (ctx or current()).jobs.enqueue(
         "submit", submit_draft, draft_id, rate_limit_key=portal, description=f"submit draft {draft_id} to {portal}"
     )

@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from vhub import context, logs
 from vhub.errors import ConfigurationError, VhubError
@@ -32,17 +33,12 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-class NoStack(VhubError):
-    code = "no_stack"
-
-
 def _running_context() -> context.AppContext:
-    """The context of the stack running on this data folder (or of VHUB_REDIS_URL)."""
-    from vhub.runtime import resolve
+    """The context of the running stack: the one on the data folder set, or found from any folder (see
+    `vhub.status.find_stack`), or of VHUB_REDIS_URL. Refuses, saying what to do, when none is running."""
+    from vhub.status import find_stack
 
-    settings = resolve(_settings())
-    if not settings.redis_url:
-        raise NoStack("No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.")
+    settings, _ = find_stack(_settings())
     return context.configure(settings)
 
 
@@ -62,7 +58,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     exit_on_sigterm()
     context.configure(settings).db.migrate()
+    from vhub.status import announce, withdraw
+
     with stack:
+        pointer = announce(settings)  # lets `vhub status` find this stack from any folder
         print(f"Mode:           {stack.settings.mode}" + (" (simulated systems only)" if simulators else ""))
         print(f"Redis:          {display_url(stack.redis_url)}")
         print(f"Records system: {stack.records_url}")
@@ -80,6 +79,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 1
         except KeyboardInterrupt:
             print("\nStopping...", flush=True)
+        finally:
+            withdraw(pointer)
     return 0
 
 
@@ -125,11 +126,14 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from vhub.runtime import resolve
-    from vhub.status import collect, render
+    from vhub.status import collect, find_stack, render
 
-    report = collect(resolve(_settings()))
-    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    settings, found = find_stack(_settings())  # reads only: never creates a database or a folder
+    report = collect(settings)
+    if args.json:
+        print(json.dumps(report, indent=2, default=_json_value))
+    else:
+        print("\n".join([found, render(report)]) if found else render(report))
     return 0
 
 
@@ -164,6 +168,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(as_json(checks), indent=2), encoding="utf-8")
     return 0 if all(check.passed for check in checks) else 1
+
+
+def _json_value(value: Any) -> str:
+    """A time in JSON output: ISO 8601 with its offset, to the second."""
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
+def _actor() -> str:
+    """Who ran a command that changes something, for the audit trail: the account signed in to this machine."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -251,25 +267,81 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_failed(args: argparse.Namespace) -> int:
-    from vhub.failed import check_failed, list_failed, replay
+    from vhub import failed
+    from vhub.models import uk_timestamp
+    from vhub.store.tables import utcnow
 
-    jobs = _running_context().jobs
+    ctx = _running_context()
+    jobs = ctx.jobs
+    if args.action != "replay" and (args.queue or args.since):
+        raise VhubError("--queue and --since go with `vhub failed replay --all`.", code="bad_arguments")
     if args.action == "list":
-        failed = list_failed(jobs)
-        if not failed:
+        listed = failed.list_failed(jobs)
+        if not listed:
             print("No failed jobs.")
-        for job in failed:
-            when = job.failed_at.isoformat(timespec="seconds") if job.failed_at else "?"
+        for job in listed:
+            when = uk_timestamp(job.failed_at) if job.failed_at else "?"
             print(f"{job.id}  {job.queue:<8} {when}  {job.function}({job.args})\n    {job.reason}")
         return 0
-    if not args.all and not args.job_ids:
-        print("Name the job ids to replay, or give --all.", file=sys.stderr)
+    if args.action in ("show", "discard") and len(args.job_ids) != 1:
+        print(f"Name one job id: `vhub failed {args.action} ID` (`vhub failed list` shows them).", file=sys.stderr)
         return 2
-    if not args.all:
-        check_failed(jobs, args.job_ids)
-    replayed = replay(jobs, None if args.all else args.job_ids)
-    print(f"Replayed {len(replayed)} job(s)." if replayed else "Nothing to replay.")
+    if args.action == "show":
+        print(_shown(failed.show(jobs, args.job_ids[0], ctx.settings.evidence_dir)))
+        return 0
+    if args.action == "discard":
+        if not args.reason:
+            print("Say why with --reason TEXT: it is kept in the audit trail. Nothing was discarded.", file=sys.stderr)
+            return 2
+        ctx.db.migrate()  # the audit trail must be there before anything is discarded
+        outcome = failed.discard(jobs, ctx.db, args.job_ids[0], reason=args.reason, actor=_actor())
+        print(f"Discarded job {args.job_ids[0]} (audited). {outcome}")
+        return 0
+    if args.all == bool(args.job_ids):
+        print("Name the job ids to replay, or give --all (with --queue and --since to narrow it).", file=sys.stderr)
+        return 2
+    if args.job_ids and (args.queue or args.since):
+        raise VhubError("--queue and --since go with --all, not with job ids.", code="bad_arguments")
+    if args.all:
+        since = failed.parse_since(args.since, utcnow()) if args.since else None
+        targets = failed.matching(jobs, queue=args.queue, since=since)
+    else:
+        failed.check_failed(jobs, args.job_ids)
+        targets = [job for job in failed.list_failed(jobs) if job.id in set(args.job_ids)]
+    ctx.db.migrate()  # the audit trail must be there before anything is replayed
+    with ctx.db.session() as session:  # each replay is audited in the transaction that commits after it
+        replayed = set(failed.replay(jobs, [job.id for job in targets])) if targets else set()
+        for job_id in sorted(replayed):
+            failed.record_replayed(session, job_id, actor=_actor())
+    for job in targets:
+        if job.id in replayed:
+            print(f"Replayed {job.id}  {job.queue:<8} {job.function}")
+    print(f"Replayed {len(replayed)} job(s); a worker picks them up." if replayed else "Nothing to replay.")
     return 0
+
+
+def _shown(job: Any) -> str:
+    from vhub.models import uk_timestamp
+
+    lines = [
+        f"Job {job.id}: {job.function} on queue {job.queue}",
+        f"What went wrong: {job.explanation}",
+        f"Technical line:  {job.reason}",
+        f"Arguments:       {job.args}",
+        f"Attempts:        {job.attempts}",
+        f"Queued:          {uk_timestamp(job.enqueued_at) if job.enqueued_at else 'not recorded'}",
+        f"Failed:          {uk_timestamp(job.failed_at) if job.failed_at else 'not recorded'}",
+    ]
+    if not job.evidence:
+        lines.append("Evidence:        none kept (the job failed before a bot opened a page)")
+    for evidence in job.evidence:
+        files = ", ".join(evidence.files) or "no files"
+        lines.append(f"Evidence {evidence.number}:      {evidence.folder} ({files})")
+    lines.append(
+        f"Next: once the cause is fixed, `vhub failed replay {job.id}`; "
+        f'or `vhub failed discard {job.id} --reason "..."`.'
+    )
+    return "\n".join(lines)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -279,7 +351,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vhub.store.tables import utcnow
     from vhub.triage import load_config
 
-    settings = _settings()
+    settings = _store_settings()  # the running stack's store, from whichever folder this is run
     ctx = context.configure(settings)
     ctx.db.migrate()
     with ctx.db.session() as session:
@@ -381,33 +453,92 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    import getpass
-
     from vhub.errors import BusinessError
-    from vhub.review.accounts import add_user, disable_user, password_problem
+    from vhub.review.accounts import add_user, disable_user, enable_user, password_problem, reset_password
 
-    settings = _settings()
-    ctx = context.configure(settings)
+    ctx = context.configure(_store_settings())
+    if args.action == "list":
+        return _list_users(ctx)
     ctx.db.migrate()
     if args.action == "disable":
         with ctx.db.session() as session:
-            disable_user(session, args.name)
+            disable_user(session, args.name, actor=_actor())
         print(f"Account {args.name} is disabled; its sessions have ended.")
         return 0
+    if args.action == "enable":
+        with ctx.db.session() as session:
+            changed = enable_user(session, args.name, actor=_actor())
+        print(f"Account {args.name} can sign in again." if changed else f"Account {args.name} could already sign in.")
+        return 0
     # Read and judge the password before the store's transaction opens: a person typing must not hold it.
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"Password for {args.name} (12 characters or more, hard to guess): ")
+    password = _read_password(args)
+    if password is None:
+        return 2
+    if args.action == "password":
+        with ctx.db.session() as session:
+            reset_password(session, args.name, password, actor=_actor())
+        print(f"Account {args.name} has a new password; its sessions have ended.")
+        return 0
     problem = password_problem(password, args.name, args.display_name)
     if problem is not None:
         raise BusinessError(f"{problem} Nothing was changed.", code="weak_password")
-    if not args.password_stdin and password != getpass.getpass("Again: "):
-        print("The two passwords differ; nothing was changed.", file=sys.stderr)
-        return 2
     with ctx.db.session() as session:
         add_user(session, args.name, password, args.role, args.display_name)
     print(f"Account {args.name} ({args.role}) added.")
+    return 0
+
+
+def _store_settings() -> Settings:
+    """The settings of the running stack's store when one is found; else as set (accounts may be added before
+    the first `vhub up`)."""
+    from vhub.runtime import resolve
+    from vhub.status import find_stack
+
+    try:
+        return find_stack(_settings())[0]
+    except VhubError:
+        return resolve(_settings())
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(f"Password for {args.name} (12 characters or more, hard to guess): ")
+    if password != getpass.getpass("Again: "):
+        print("The two passwords differ; nothing was changed.", file=sys.stderr)
+        return None
+    return password
+
+
+def _list_users(ctx: context.AppContext) -> int:
+    from vhub.models import uk_timestamp
+    from vhub.review.accounts import list_users
+    from vhub.status import database_file
+    from vhub.store.tables import utcnow
+
+    sqlite = database_file(ctx.settings)
+    if sqlite is not None and not sqlite.is_file():
+        raise VhubError(
+            f"There is no database at {sqlite}: set VHUB_DATA_DIR to the data folder of the stack.", code="no_store"
+        )
+    now = utcnow()
+    with ctx.db.session(read_only=True) as session:
+        rows = list_users(session)
+    if not rows:
+        print("No accounts yet: add one with `vhub users add NAME --role reviewer|admin`.")
+        return 0
+    print(f"{'username':<24}{'role':<10}{'status':<34}last signed in")
+    for row in rows:
+        if row.disabled:
+            state = "disabled"
+        elif row.locked_until is not None and row.locked_until > now:
+            state = f"paused until {uk_timestamp(row.locked_until)}"
+        else:
+            state = "enabled"
+        last = uk_timestamp(row.last_sign_in_at) if row.last_sign_in_at else "never"
+        print(f"{row.username:<24}{row.role:<10}{state:<34}{last}")
     return 0
 
 
@@ -415,9 +546,8 @@ def cmd_selectors_check(args: argparse.Namespace) -> int:
     from bots.check import check_system
     from vhub import browser
     from vhub.portals import external_systems
-    from vhub.runtime import resolve
 
-    settings = resolve(_settings())
+    settings = _store_settings()  # a simulated stack's systems, from whichever folder this is run
     logs.configure(settings, process="cli", console=False)
     systems = [args.portal] if args.portal else external_systems()
     if args.portal and args.portal not in external_systems():
@@ -467,7 +597,7 @@ def cmd_portals(args: argparse.Namespace) -> int:
         for name in portal_names():
             print(f"{name:<26} {'PAUSED: ' + paused[name] if name in paused else 'running'}")
         return 0
-    requeued = resume_portal(args.name)
+    requeued = resume_portal(args.name, actor=_actor(), ctx=ctx)
     print(f"{args.name} resumed; {requeued} waiting submission(s) queued again.")
     return 0
 
@@ -627,10 +757,15 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--sql", action="store_true", help="print the SQL instead of applying it")
     upgrade.set_defaults(func=cmd_db_upgrade)
 
-    failed = sub.add_parser("failed", help="failed jobs: list them, replay them")
-    failed.add_argument("action", choices=["list", "replay"])
+    failed = sub.add_parser("failed", help="failed jobs: list, show (why and evidence), replay, discard")
+    failed.add_argument("action", choices=["list", "show", "replay", "discard"])
     failed.add_argument("job_ids", nargs="*")
-    failed.add_argument("--all", action="store_true", help="replay every failed job")
+    failed.add_argument("--all", action="store_true", help="replay every failed job (narrow with --queue, --since)")
+    failed.add_argument("--queue", default=None, help="replay --all: only this queue's failed jobs")
+    failed.add_argument(
+        "--since", default=None, help="replay --all: only jobs failed since then: 6h, 90m, 2d or '01/12/2026 06:00'"
+    )
+    failed.add_argument("--reason", default=None, help="discard: why (kept in the audit trail)")
     failed.set_defaults(func=cmd_failed)
     review = sub.add_parser("review", help="the review app")
     review_sub = review.add_subparsers(dest="action", required=True)
@@ -650,6 +785,14 @@ def build_parser() -> argparse.ArgumentParser:
     users_disable = users_sub.add_parser("disable", help="disable an account and end its sessions")
     users_disable.add_argument("name")
     users_disable.set_defaults(func=cmd_users)
+    users_sub.add_parser("list", help="each account: role, enabled, last sign-in").set_defaults(func=cmd_users)
+    users_enable = users_sub.add_parser("enable", help="let a disabled or paused account sign in again")
+    users_enable.add_argument("name")
+    users_enable.set_defaults(func=cmd_users)
+    users_password = users_sub.add_parser("password", help="set a new password (asked for) and end its sessions")
+    users_password.add_argument("name")
+    users_password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users_password.set_defaults(func=cmd_users)
 
     selectors = sub.add_parser("selectors", help="the locators of each system's pages")
     selectors_sub = selectors.add_subparsers(dest="action", required=True)

@@ -3,7 +3,8 @@
 Text read from the records system or typed by a person may start with ``=``, ``+``, ``-`` or ``@`` (or a
 tab or carriage return before one); a spreadsheet opening the file would run it as a formula
 (``=HYPERLINK(...)``, ``+cmd|...``). Such a cell is written with a leading apostrophe, which spreadsheets
-show as text. Numbers are written as numbers, and a lone ``-`` (no value) as it is.
+show as text. Numbers are written as numbers, and a lone ``-`` (no value) as it is. A date and time is written
+in UK time with its zone, to the second (``01/12/2026 09:05:07 GMT``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from vhub.models import uk_timestamp
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -21,6 +25,8 @@ def cell(value: Any) -> Any:
     """A value as it is safe to write: text that a spreadsheet would read as a formula starts with a quote."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return uk_timestamp(value, seconds=True)
     if isinstance(value, str) and len(value) > 1 and value.startswith(FORMULA_STARTS):  # a lone "-" is a dash
         return "'" + value
     return value

@@ -19,6 +19,17 @@ from vhub.errors import InvalidRecord
 
 LONDON = ZoneInfo("Europe/London")
 
+
+def uk_timestamp(value: datetime, *, seconds: bool = False) -> str:
+    """When something happened, for staff, admins and auditors: UK local time with its zone, never microseconds
+    (``01/12/2026 09:05 GMT``; ``01/06/2026 09:05:07 BST`` with ``seconds``). A time without a zone is refused:
+    which zone it meant cannot be known."""
+    if value.tzinfo is None:
+        raise ValueError("a date and time without a time zone cannot be shown in UK time")
+    local = value.astimezone(LONDON)
+    return f"{local:%d/%m/%Y %H:%M{':%S' if seconds else ''}} {local.tzname()}"
+
+
 # The 27 questions of the DASH risk identification checklist, in the order the records system numbers
 # them (Q1..Q27). Keys are stable identifiers used by triage rules and the store.
 DASH_QUESTIONS: dict[str, str] = {

@@ -8,8 +8,9 @@ failed holds the watermark back, so the next scan (which is inclusive) finds it 
 
 from __future__ import annotations
 
-DONE = ("stored", "unchanged", "invalid")
-"""What became of a version that is safely handled."""
+DONE = ("stored", "unchanged", "invalid", "discarded")
+"""What became of a version that is safely handled (``discarded``: an admin discarded its failed ingest, and it
+waits as a data-quality item for a person)."""
 
 OPEN = ("pending", "failed")
 """A version still to be read (``pending``), or whose ingest failed for good until it is replayed (``failed``)."""

@@ -12,14 +12,21 @@ from typing import Any
 import pytest
 from redis import Redis
 from rq import SimpleWorker
+from rq.rate_limit import RateLimitRegistry
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
+from tests.failed_jobs import stage_evidence, stage_failed
 from tests.review.support import PASSWORD, REFERENCE, ReviewApp, Visitor
+from vhub.portals import pause, portal_names
 from vhub.queues import SERIALIZER
+from vhub.review.accounts import disable_user
 from vhub.runtime import free_port
 from vhub.store.audit import record_event
-from vhub.store.tables import AuditEventRow, UserRow, utcnow
+from vhub.store.runs import ListedVersion, finish_item, record_found, run_progress, start_run
+from vhub.store.tables import AuditEventRow, DataQualityItemRow, DraftRow, SubmissionRow, UserRow, utcnow
+
+DRIFT = "vhub.errors.SelectorDrift: [selector_drift] The records_system page 'incident' has changed."
 
 
 @pytest.fixture
@@ -163,7 +170,7 @@ def test_the_csv_holds_the_filtered_events(review_app: ReviewApp, admin: Visitor
     assert [
         ["at", "actor", "action", "entity_type", "entity_id", "run_id", "job_id", "before", "after"],
         [
-            "2026-03-14T10:00:00+00:00",
+            "14/03/2026 10:00:00 GMT",
             "'=cmd|' /C calc'!A0",
             "draft.edited",
             "draft",
@@ -288,14 +295,16 @@ def fail_a_job(review: ReviewApp, redis_client: Redis, value: float = -1) -> str
 
 
 def test_failed_jobs_are_listed_with_their_reason(review_app: ReviewApp, admin: Visitor, redis_client: Redis) -> None:
-    """Each failed job shows its id, queue, function, arguments, when it failed and the last line of its error."""
+    """Each failed job shows its id, queue, function, arguments, when it failed (UK time with the zone), the last
+    line of its error and what that means in plain words."""
     job_id = fail_a_job(review_app, redis_client)
     page = admin.client.get("/admin/failed-jobs").text
     row = re.search(rf'<tr class="failed-job" data-job-id="{job_id}">(.*?)</tr>', page, re.S)
     assert row is not None
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
-    assert [job_id, "default", "math.sqrt", "-1", "ValueError: math domain error"] == cells[:4] + cells[5:6]
-    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", cells[4])
+    assert [job_id, "default", "math.sqrt", "-1", "ValueError: math domain error"] == cells[:4] + cells[6:7]
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2} (GMT|BST)", cells[4])
+    assert cells[5].startswith("An unexpected error in vhub itself.")
 
 
 def test_replaying_a_job_puts_it_back_on_its_queue(review_app: ReviewApp, admin: Visitor, redis_client: Redis) -> None:
@@ -366,3 +375,158 @@ def test_failed_jobs_without_redis_say_so(make_app: Any) -> None:
 def test_no_failed_jobs_is_a_clear_empty_state(admin: Visitor) -> None:
     """With nothing failed the page says so."""
     assert "No failed jobs: nothing needs replaying." in admin.client.get("/admin/failed-jobs").text
+
+
+def test_a_failed_job_page_says_why_with_its_evidence(review_app: ReviewApp, admin: Visitor) -> None:
+    """The job's page says what failed in plain words, the technical line, queue, function and attempts, and links
+    each evidence file of the fixed list (never one outside it)."""
+    job_id = stage_failed(review_app.ctx.jobs, "ingest", "tasks.ingest.ingest", "run", 7, REFERENCE, "x", error=DRIFT)
+    stage_evidence(review_app.ctx.settings.evidence_dir, job_id)
+    page = admin.client.get(f"/admin/failed-jobs/{job_id}")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert 200 == page.status_code
+    assert "A page of the other system has changed its layout" in text
+    assert "Technical line vhub.errors.SelectorDrift: [selector_drift]" in text
+    assert "Queue ingest Function tasks.ingest.ingest" in text and "Attempts 1" in text
+    links = re.findall(rf'href="/admin/failed-jobs/{job_id}/evidence/1/([^"]+)"', page.text)
+    assert ["screenshot.png", "trace.zip", "page.html"] == links
+
+
+def test_evidence_is_served_to_admins_only_and_only_by_name(review_app: ReviewApp, admin: Visitor) -> None:
+    """A screenshot is shown inline and a saved page only as text to download, with the app's security headers;
+    a reviewer is refused; a name off the list or a path is not found."""
+    job_id = stage_failed(review_app.ctx.jobs, "ingest", "tasks.ingest.ingest", "run", 7, REFERENCE, "x", error=DRIFT)
+    stage_evidence(review_app.ctx.settings.evidence_dir, job_id)
+    base = f"/admin/failed-jobs/{job_id}/evidence/1"
+    shot, saved = admin.client.get(f"{base}/screenshot.png"), admin.client.get(f"{base}/page.html")
+    assert (200, "image/png", b"\x89PNG") == (shot.status_code, shot.headers["content-type"], shot.content[:4])
+    assert shot.headers["content-disposition"].startswith("inline")
+    assert ("text/plain; charset=utf-8", "no-store", "nosniff") == (
+        saved.headers["content-type"],
+        saved.headers["cache-control"],
+        saved.headers["x-content-type-options"],
+    )
+    assert saved.headers["content-disposition"].startswith("attachment")
+    assert "default-src 'self'" in saved.headers["content-security-policy"]
+    reviewer = review_app.visitor("reviewer")
+    assert [403, 404, 404, 404, 404] == [
+        reviewer.client.get(f"{base}/screenshot.png").status_code,
+        admin.client.get(f"{base}/notes.txt").status_code,
+        admin.client.get(f"{base}/..%2F..%2Fanother%2Fscreenshot.png").status_code,
+        admin.client.get(f"{base}/../../../vhub.db").status_code,
+        admin.client.get("/admin/failed-jobs/not-a-job/evidence/1/screenshot.png").status_code,
+    ]
+
+
+def test_discarding_a_job_from_its_page_needs_a_reason_and_is_audited(review_app: ReviewApp, admin: Visitor) -> None:
+    """Discard without a reason is refused on the page, nothing changed; with one, the job leaves the list and the
+    audit names the admin, the job and the reason."""
+    job_id = stage_failed(review_app.ctx.jobs, "scan", "tasks.isr.isr_scan", error=DRIFT)
+    refused = admin.client.post(f"/admin/failed-jobs/{job_id}/discard", data={"csrf_token": admin.csrf, "reason": " "})
+    assert (422, True) == (refused.status_code, "Say why the job is being discarded" in refused.text)
+    done = admin.client.post(
+        f"/admin/failed-jobs/{job_id}/discard", data={"csrf_token": admin.csrf, "reason": "Portal retired"}
+    )
+    listing = admin.client.get(done.headers["location"]).text
+    assert f"Job {job_id} was discarded." in listing and 'id="no-failed-jobs"' in listing
+    with review_app.db.session() as session:
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "job.discarded")).one()
+        assert ("vhub.admin", job_id, "Portal retired") == (event.actor, event.entity_id, event.after["reason"])
+
+
+def test_an_admin_re_enables_an_account(review_app: ReviewApp, admin: Visitor) -> None:
+    """Re-enable lets a disabled account sign in again, audited with the admin's name."""
+    with review_app.db.session() as session:
+        disable_user(session, "sam.reviewer", actor="test")
+    response = admin.client.post("/admin/users/sam.reviewer/enable", data={"csrf_token": admin.csrf})
+    assert "Account sam.reviewer can sign in again." in admin.client.get(response.headers["location"]).text
+    assert 303 == review_app.sign_in(review_app.client(), "sam.reviewer").status_code
+    with review_app.db.session() as session:
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "user.enabled")).one()
+        assert ("vhub.admin", "sam.reviewer") == (event.actor, event.entity_id)
+
+
+def test_a_new_password_ends_the_accounts_sessions(review_app: ReviewApp, admin: Visitor) -> None:
+    """A password reset by an admin is held to the password rules, ends the account's sessions (the old password
+    no longer works), and is audited."""
+    sam = review_app.visitor("second")
+    url = "/admin/users/sam.reviewer/password"
+    weak = admin.client.post(
+        url, data={"csrf_token": admin.csrf, "password": "password1234", "password_again": "password1234"}
+    )
+    assert (422, True) == (weak.status_code, "would be easy to guess" in weak.text)
+    new = "copper kettle orchard lantern"
+    done = admin.client.post(url, data={"csrf_token": admin.csrf, "password": new, "password_again": new})
+    assert 303 == done.status_code
+    assert 303 == sam.client.get("/queue").status_code  # signed out: sent to sign in
+    assert [401, 303] == [
+        review_app.sign_in(review_app.client(), "sam.reviewer").status_code,
+        review_app.sign_in(review_app.client(), "sam.reviewer", new).status_code,
+    ]
+    with review_app.db.session() as session:
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "user.password_reset")).one()
+        assert ("vhub.admin", "sam.reviewer", 1) == (event.actor, event.entity_id, event.after["sessions_ended"])
+
+
+def test_paused_portals_are_named_on_the_queue_and_dashboard(review_app: ReviewApp, admin: Visitor) -> None:
+    """Each paused portal is named with why on the queue and the dashboard; only an admin sees Resume, which
+    un-pauses it, queues what waited and is audited with their name."""
+    portal = portal_names()[0]
+    pause(review_app.ctx.jobs.connection, portal, "Its pages have changed: locator '#ref' matched no element.")
+    reviewer = review_app.visitor("reviewer")
+    for path in ("/queue", "/dashboard"):
+        seen = reviewer.client.get(path).text
+        assert f"<strong>{portal}</strong>: Its pages have changed: locator &#39;#ref&#39; matched no element." in seen
+        assert "Resume " not in seen
+        assert f'action="/admin/portals/{portal}/resume"' in admin.client.get(path).text
+    with review_app.db.session() as session:
+        draft = session.get_one(DraftRow, review_app.ids["draft"])
+        draft.status = "approved"
+        session.add(SubmissionRow(draft_id=draft.id, portal=portal, key="VHUB-1-abc", status="paused"))
+    assert (
+        403 == reviewer.client.post(f"/admin/portals/{portal}/resume", data={"csrf_token": reviewer.csrf}).status_code
+    )
+    resumed = admin.client.post(f"/admin/portals/{portal}/resume", data={"csrf_token": admin.csrf})
+    assert (200, True) == (resumed.status_code, f"{portal} is resumed: 1 waiting submission queued" in resumed.text)
+    assert 'id="paused-banner"' not in admin.client.get("/queue").text
+    assert 1 == len(review_app.ctx.jobs.queue("submit").job_ids) + sum(
+        len(limit.get_rate_limited_job_ids()) for limit in RateLimitRegistry.all(review_app.ctx.jobs.connection)
+    )
+    with review_app.db.session() as session:
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "portal.resumed")).one()
+        assert ("vhub.admin", portal) == (event.actor, event.entity_id)
+
+
+def test_a_discarded_ingest_leaves_its_incident_for_a_person(review_app: ReviewApp, admin: Visitor) -> None:
+    """Discarding an ingest marks its version discarded (the run completes, the watermark may pass it) and keeps the
+    incident as a data-quality item a reviewer can open and resolve, naming who discarded the job."""
+    version = datetime(2026, 11, 30, 22, 15, tzinfo=UTC)
+    with review_app.db.session() as session:
+        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
+        record_found(session, run_id, "records_system", [ListedVersion(4242, "OCC/26/004242", version)])
+        finish_item(session, run_id, "OCC/26/004242", version, "failed")
+    job_id = stage_failed(
+        review_app.ctx.jobs,
+        "ingest",
+        "tasks.ingest.ingest",
+        run_id,
+        4242,
+        "OCC/26/004242",
+        version.isoformat(),
+        error=DRIFT,
+    )
+    admin.client.post(f"/admin/failed-jobs/{job_id}/discard", data={"csrf_token": admin.csrf, "reason": "Restricted"})
+    with review_app.db.session() as session:
+        progress = run_progress(session, run_id)
+        item = session.scalars(select(DataQualityItemRow).where(DataQualityItemRow.reference == "OCC/26/004242")).one()
+    assert ("complete", {"discarded": 1}) == (progress["status"], progress["counts"])
+    page = review_app.visitor("reviewer").client.get(f"/data-quality/{item.id}")
+    assert 200 == page.status_code
+    assert "vhub.admin discarded the job that read it" in page.text
+
+
+def test_the_queue_without_redis_says_pauses_are_unknown(make_app: Any) -> None:
+    """With Redis unreachable the queue still opens, and its banner says whether a portal is paused is not known."""
+    review = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    page = review.visitor("reviewer").client.get("/queue")
+    assert (200, True) == (page.status_code, "whether any partner portal is paused is not known" in page.text)

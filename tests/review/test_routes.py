@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 
 from tests.review.support import ACCOUNTS, PASSWORD, ReviewApp
+from vhub.portals import portal_names
 from vhub.review import auth_pages, web
 from vhub.store.tables import AuditEventRow, DraftRow, UserRow, utcnow
 
@@ -47,6 +48,14 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/admin/users/{username}/disable"): (401, 403, 303, 401),
     ("GET", "/admin/failed-jobs"): (303, 403, 200, 303),
     ("POST", "/admin/failed-jobs/replay"): (401, 403, 303, 401),
+    ("POST", "/admin/users/{username}/enable"): (401, 403, 303, 401),
+    ("GET", "/admin/users/{username}/password"): (303, 403, 200, 303),
+    ("POST", "/admin/users/{username}/password"): (401, 403, 303, 401),
+    # {job} is not a failed job here: an admin is told so (404), anyone else is refused before it is looked up.
+    ("GET", "/admin/failed-jobs/{job}"): (303, 403, 404, 303),
+    ("POST", "/admin/failed-jobs/{job}/discard"): (401, 403, 404, 401),
+    ("GET", "/admin/failed-jobs/{job}/evidence/{number:int}/{name}"): (303, 403, 404, 303),
+    ("POST", "/admin/portals/{portal}/resume"): (401, 403, 200, 401),
     ("GET", "/static/review.css"): (200, 200, 200, 200),
     ("GET", "/static/dashboard.js"): (200, 200, 200, 200),
     ("GET", "/static/draft.js"): (200, 200, 200, 200),
@@ -75,12 +84,27 @@ BODIES = {
     },
     "/admin/users/{username}/disable": {},
     "/admin/failed-jobs/replay": {"all": "yes"},
+    "/admin/users/{username}/enable": {},
+    "/admin/users/{username}/password": {
+        "password": "a new synthetic passphrase",
+        "password_again": "a new synthetic passphrase",
+    },
+    "/admin/failed-jobs/{job}/discard": {"reason": "Checked by hand."},
+    "/admin/portals/{portal}/resume": {},
 }
 PERSONAL = ("/queue", "/drafts", "/data-quality", "/dashboard", "/audit", "/admin")
 
 
 def url(path: str, review: ReviewApp) -> str:
-    values = {"draft_id": review.ids["draft"], "item_id": review.ids["item"], "username": ACCOUNTS["second"][0]}
+    values = {
+        "draft_id": review.ids["draft"],
+        "item_id": review.ids["item"],
+        "username": ACCOUNTS["second"][0],
+        "job": "not-a-failed-job",
+        "number": 1,
+        "name": "screenshot.png",
+        "portal": portal_names()[0],
+    }
     return re.sub(r"\{(\w+)(:\w+)?\}", lambda match: str(values[match.group(1)]), path)
 
 

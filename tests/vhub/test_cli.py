@@ -42,19 +42,19 @@ def test_dump_ends_the_synthetic_night_at_the_anchor_given(tmp_path: Path) -> No
 
 
 def test_status_without_a_stack_says_what_to_do(tmp_path: Path) -> None:
-    """With nothing running, status still reports the store and says how to start the queues."""
+    """With nothing running on the data folder, status says so and how to start it, and creates nothing there."""
     result = vhub("status", data_dir=tmp_path)
-    assert 0 == result.returncode
-    assert "no Redis running; start `vhub up`" in result.stdout
-    assert "Incidents stored: 0" in result.stdout
+    assert (2, "") == (result.returncode, result.stdout)
+    assert result.stderr.startswith(f"vhub: No stack is running on the data folder {tmp_path} (VHUB_DATA_DIR).")
+    assert [] == list(tmp_path.iterdir())
 
 
 def test_failed_without_a_stack_exits_with_advice(tmp_path: Path) -> None:
     """An admin asking for failed jobs with nothing running is told how to start it."""
     result = vhub("failed", "list", data_dir=tmp_path)
-    assert (2, "vhub: No running stack found: start `vhub up` first, or set VHUB_REDIS_URL.\n") == (
+    assert (2, f"vhub: No stack is running on the data folder {tmp_path} (VHUB_DATA_DIR).") == (
         result.returncode,
-        result.stderr,
+        result.stderr.split(" Start it")[0],
     )
 
 
@@ -78,7 +78,7 @@ def test_replaying_a_job_that_is_not_failed_is_an_error(tmp_path: Path, redis_ur
 
 def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:
     """A database URL of an unsupported kind is refused in one line, without a traceback."""
-    result = vhub("status", data_dir=tmp_path, env={"VHUB_DATABASE_URL": "mysql://x"})
+    result = vhub("users", "list", data_dir=tmp_path, env={"VHUB_DATABASE_URL": "mysql://x"})
     assert 2 == result.returncode
     assert result.stderr.startswith("vhub: VHUB_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
     assert "Traceback" not in result.stderr

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from vhub import csv_export
+from vhub.csv_export import cell
+from vhub.models import uk_timestamp
 from vhub.reports.backlog import (
     BacklogReport,
     CrimeType,
@@ -77,3 +79,11 @@ def test_the_backlog_csvs_carry_no_formula(tmp_path: Path) -> None:
         ],
         "backlog-repeat-children.csv": ["'" + FORMULAS[4], "'" + FORMULAS[5], "3", "OCC/26/000101"],
     } == cells
+
+
+def test_a_date_and_time_is_written_in_uk_time_with_its_zone() -> None:
+    """A moment is written as UK local time with GMT or BST, to the second, never with microseconds."""
+    winter = datetime(2026, 12, 1, 9, 5, 7, 123456, tzinfo=UTC)
+    summer = datetime(2026, 6, 1, 8, 5, 7, tzinfo=UTC)
+    assert ["01/12/2026 09:05:07 GMT", "01/06/2026 09:05:07 BST"] == [cell(winter), cell(summer)]
+    assert ["01/12/2026 09:05 GMT", "01/06/2026 09:05 BST"] == [uk_timestamp(winter), uk_timestamp(summer)]

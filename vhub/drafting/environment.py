@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from vhub.models import LONDON
+from vhub.models import LONDON, uk_timestamp
 from vhub.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -60,5 +60,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(uk_date=uk_date, uk_datetime=uk_datetime, uk_time=uk_time, yes_no=yes_no)
+    env.filters.update(
+        uk_date=uk_date, uk_datetime=uk_datetime, uk_timestamp=uk_timestamp, uk_time=uk_time, yes_no=yes_no
+    )
     return env

@@ -14,7 +14,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -115,26 +115,68 @@ def add_user(
     return _user(row)
 
 
+def _user_event(
+    session: Session, actor: str, action: str, username: str, before: dict[str, Any] | None, after: dict[str, Any]
+) -> None:
+    record_event(
+        session, actor=actor, action=action, entity_type="user", entity_id=username, before=before, after=after
+    )
+
+
 def disable_user(session: Session, username: str, *, actor: str = "cli") -> None:
     row = session.scalar(select(UserRow).where(UserRow.username == username))
     if row is None:
         raise BusinessError(f"There is no account called {username}.")
     if not row.disabled:
         row.disabled = True
-        session.execute(
-            update(WebSessionRow)
-            .where(WebSessionRow.user_id == row.id, WebSessionRow.ended_at.is_(None))
-            .values(ended_at=utcnow())
-        )
-        record_event(
-            session,
-            actor=actor,
-            action="user.disabled",
-            entity_type="user",
-            entity_id=username,
-            before={"disabled": False},
-            after={"disabled": True},
-        )
+        _end_sessions(session, row)
+        _user_event(session, actor, "user.disabled", username, {"disabled": False}, {"disabled": True})
+
+
+def _account(session: Session, username: str) -> UserRow:
+    row = session.scalar(select(UserRow).where(UserRow.username == username).with_for_update())
+    if row is None:
+        raise BusinessError(f"There is no account called {username}.", code="unknown_account")
+    return row
+
+
+def _end_sessions(session: Session, row: UserRow) -> int:
+    ended = session.execute(
+        update(WebSessionRow)
+        .where(WebSessionRow.user_id == row.id, WebSessionRow.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+def enable_user(session: Session, username: str, *, actor: str = "cli") -> bool:
+    """Let a disabled (or paused) account sign in again; False if it already could."""
+    row = _account(session, username)
+    paused = row.locked_until is not None and row.locked_until > utcnow()
+    if not row.disabled and not paused:
+        return False
+    before = {"disabled": row.disabled, "paused": paused}
+    row.disabled, row.locked_until, row.failed_sign_ins = False, None, 0
+    _user_event(session, actor, "user.enabled", username, before, {"disabled": False, "paused": False})
+    return True
+
+
+def reset_password(session: Session, username: str, password: str, *, actor: str = "cli") -> None:
+    """Give an account a new password (held to the same rules as a new one) and end its sessions, so whoever
+    had the old one is signed out everywhere. The password is judged before anything changes."""
+    row = _account(session, username)
+    problem = password_problem(password, row.username, row.display_name)
+    if problem is not None:
+        raise BusinessError(problem, code="weak_password")
+    row.password_hash = _hasher.hash(password)
+    row.failed_sign_ins, row.locked_until = 0, None
+    ended = _end_sessions(session, row)
+    _user_event(session, actor, "user.password_reset", username, None, {"sessions_ended": ended})
+
+
+def list_users(session: Session) -> list[UserRow]:
+    """Every account, enabled ones first, by username."""
+    return list(session.scalars(select(UserRow).order_by(UserRow.disabled, UserRow.username)))
 
 
 SignInOutcome = Literal["ok", "wrong", "paused", "disabled"]

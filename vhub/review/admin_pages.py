@@ -1,27 +1,25 @@
-"""Administration: accounts (add, disable) and failed jobs (see why, replay). Every change is audited."""
+"""Administration: accounts (add, disable, re-enable, new password), failed jobs (why in plain words, evidence,
+replay, discard) and paused portals (resume). Every change is audited."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from vhub import failed
-from vhub.errors import BusinessError
-from vhub.review.accounts import ROLES, add_user, disable_user
+from vhub.errors import BusinessError, VhubError
+from vhub.portals import portal_names
+from vhub.review.accounts import ROLES, add_user, disable_user, enable_user, list_users, reset_password
 from vhub.review.web import Web, page
-from vhub.store.audit import record_event
-from vhub.store.tables import UserRow, utcnow
+from vhub.store.tables import utcnow
 
 USERNAME = re.compile(r"[A-Za-z0-9._-]{2,80}")
 REDIS_DOWN = (
@@ -30,20 +28,28 @@ REDIS_DOWN = (
 )
 
 
-USER_DONE = {"added": "Account {username} added.", "disabled": "Account {username} disabled: its sessions have ended."}
+USER_DONE = {
+    "added": "Account {username} added.",
+    "disabled": "Account {username} disabled: its sessions have ended.",
+    "enabled": "Account {username} can sign in again.",
+    "already": "Account {username} could already sign in: nothing was changed.",
+    "password": "Account {username} has a new password and its sessions have ended: give the password to its owner "
+    "by a separate, safe route.",
+}
 
 
 def _accounts(web: Web) -> list[dict[str, Any]]:
     now = utcnow()
-    with web.ctx.db.session() as session:
-        rows = session.scalars(select(UserRow).order_by(UserRow.disabled, UserRow.username)).all()
+    with web.ctx.db.session(read_only=True) as session:
         return [
             {
                 "row": row,
                 "paused": row.locked_until is not None and row.locked_until > now,
                 "disable_url": f"/admin/users/{quote(row.username, safe='')}/disable",
+                "enable_url": f"/admin/users/{quote(row.username, safe='')}/enable",
+                "password_url": f"/admin/users/{quote(row.username, safe='')}/password",
             }
-            for row in rows
+            for row in list_users(session)
         ]
 
 
@@ -128,16 +134,61 @@ def _disable(web: Web, request: Request) -> Response:
     return RedirectResponse(f"/admin/users?{urlencode({'done': 'disabled', 'username': username})}", 303)
 
 
+def _enable(web: Web, request: Request) -> Response:
+    username = request.path_params["username"]
+    try:
+        with web.ctx.db.session() as session:
+            changed = enable_user(session, username, actor=request.state.signed.user.username)
+    except BusinessError as error:
+        return _users_page(web, request, status=404, problem=error.message + " Nothing was changed.")
+    done = "enabled" if changed else "already"
+    return RedirectResponse(f"/admin/users?{urlencode({'done': done, 'username': username})}", 303)
+
+
+def _password_page(web: Web, request: Request, *, status: int = 200, problem: str | None = None) -> Response:
+    username = request.path_params["username"]
+    with web.ctx.db.session(read_only=True) as session:
+        known = {row.username: row for row in list_users(session)}
+    if username not in known:
+        return web.message(request, 404, "No such account", f"There is no account called {username}.")
+    return web.render(
+        request,
+        "review/password.html.j2",
+        status=status,
+        account=known[username],
+        action=f"/admin/users/{quote(username, safe='')}/password",
+        problem=problem,
+    )
+
+
+def _password(web: Web, request: Request) -> Response:
+    return _password_page(web, request)
+
+
+def _set_password(web: Web, request: Request) -> Response:
+    username = request.path_params["username"]
+    form = request.state.form
+    password, again = str(form.get("password") or ""), str(form.get("password_again") or "")
+    if password != again:
+        return _password_page(
+            web, request, status=422, problem="The two passwords differ: type the same one twice. Nothing was changed."
+        )
+    try:
+        with web.ctx.db.session() as session:
+            reset_password(session, username, password, actor=request.state.signed.user.username)
+    except BusinessError as error:
+        if error.code == "unknown_account":
+            return web.message(request, 404, "No such account", error.message + " Nothing was changed.")
+        return _password_page(web, request, status=422, problem=error.message + " Nothing was changed.")
+    return RedirectResponse(f"/admin/users?{urlencode({'done': 'password', 'username': username})}", 303)
+
+
 # Failed jobs
-
-
-def _when(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _failed_jobs(web: Web, request: Request) -> Response:
     try:
-        jobs = [replace(job, failed_at=_when(job.failed_at)) for job in failed.list_failed(web.ctx.jobs)]
+        jobs = failed.list_failed(web.ctx.jobs)
     except RedisError:
         return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
     done = None
@@ -149,7 +200,40 @@ def _failed_jobs(web: Web, request: Request) -> Response:
             if count != "0"
             else "Nothing was replayed: those jobs were no longer failed (someone may have replayed them already)."
         )
+    elif request.query_params.get("done") == "discarded":
+        job_id = request.query_params.get("job", "")
+        if failed.JOB_ID.fullmatch(job_id):
+            done = f"Job {job_id} was discarded. The audit trail keeps who discarded it, why and what became of it."
     return web.render(request, "review/failed_jobs.html.j2", jobs=jobs, done=done)
+
+
+def _failed_job(web: Web, request: Request, *, status: int = 200, problem: str | None = None) -> Response:
+    job_id = request.path_params["job"]
+    try:
+        job = failed.show(web.ctx.jobs, job_id, web.settings.evidence_dir)
+    except RedisError:
+        return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
+    except VhubError:
+        return web.message(
+            request,
+            404,
+            "Not a failed job",
+            "That job is not among the failed jobs: it may have been replayed or discarded already. "
+            "Go back to the failed jobs.",
+        )
+    return web.render(
+        request,
+        "review/failed_job.html.j2",
+        status=status,
+        job=job,
+        files=failed.EVIDENCE_FILES,
+        problem=problem,
+        reason=str(getattr(request.state, "form", {}).get("reason") or "") if problem else "",
+    )
+
+
+def _show_failed(web: Web, request: Request) -> Response:
+    return _failed_job(web, request)
 
 
 def _replay_jobs(web: Web, request: Request) -> Response:
@@ -177,16 +261,63 @@ def _replay_one(web: Web, session: Session, admin: str, job_id: str) -> int:
     except (NoSuchJobError, InvalidJobOperation):
         return 0  # no longer failed: replayed by someone else since the page was shown, or expired
     for done in replayed:
-        record_event(
-            session,
-            actor=admin,
-            action="job.replayed",
-            entity_type="job",
-            entity_id=done,
-            before={"status": "failed"},
-            after={"status": "queued"},
-        )
+        failed.record_replayed(session, done, actor=admin)
     return len(replayed)
+
+
+def _discard(web: Web, request: Request) -> Response:
+    job_id = request.path_params["job"]
+    reason = str(request.state.form.get("reason") or "")
+    try:
+        failed.discard(web.ctx.jobs, web.ctx.db, job_id, reason=reason, actor=request.state.signed.user.username)
+    except RedisError:
+        return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
+    except BusinessError as error:
+        return _failed_job(web, request, status=422, problem=error.message)
+    except VhubError:  # not (or no longer) a failed job
+        return _failed_job(web, request)
+    return RedirectResponse(f"/admin/failed-jobs?{urlencode({'done': 'discarded', 'job': job_id})}", 303)
+
+
+def _evidence(web: Web, request: Request) -> Response:
+    """One file of a failed job's evidence, found by job id, attempt and a name from the fixed list: no path
+    typed by anyone is ever opened. Saved pages are sent as text to download, never shown as this site's pages."""
+    job_id, number, name = request.path_params["job"], request.path_params["number"], request.path_params["name"]
+    try:
+        path = failed.evidence_file(web.ctx.jobs, web.settings.evidence_dir, job_id, number, name)
+    except RedisError:
+        return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
+    if path is None:
+        return web.message(request, 404, "Not found", "There is no such evidence file for a failed job.")
+    inline = name == "screenshot.png"
+    return FileResponse(
+        path,
+        media_type=failed.EVIDENCE_FILES[name],
+        filename=f"{job_id}-{number}-{name}" + ("" if name.endswith((".png", ".zip", ".txt")) else ".txt"),
+        content_disposition_type="inline" if inline else "attachment",
+    )
+
+
+# Paused portals
+
+
+def _resume_portal(web: Web, request: Request) -> Response:
+    from tasks.submit import resume_portal  # the submission task's own resume: the CLI uses it too
+
+    name = request.path_params["portal"]
+    if name not in portal_names():
+        return web.message(request, 404, "No such portal", "There is no partner portal by that name. Nothing changed.")
+    try:
+        requeued = resume_portal(name, actor=request.state.signed.user.username, ctx=web.ctx)
+    except RedisError:
+        return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
+    return web.message(
+        request,
+        200,
+        "Portal resumed",
+        f"{name} is resumed: {requeued} waiting submission{'' if requeued == 1 else 's'} queued to send. If its "
+        "pages still do not match what the bot expects, it pauses again by itself and the banner comes back.",
+    )
 
 
 def routes(web: Web) -> list[Route]:
@@ -194,6 +325,17 @@ def routes(web: Web) -> list[Route]:
         Route("/admin/users", page(web, _users, "admin"), methods=["GET"]),
         Route("/admin/users", page(web, _add, "admin"), methods=["POST"]),
         Route("/admin/users/{username}/disable", page(web, _disable, "admin"), methods=["POST"]),
+        Route("/admin/users/{username}/enable", page(web, _enable, "admin"), methods=["POST"]),
+        Route("/admin/users/{username}/password", page(web, _password, "admin"), methods=["GET"]),
+        Route("/admin/users/{username}/password", page(web, _set_password, "admin"), methods=["POST"]),
         Route("/admin/failed-jobs", page(web, _failed_jobs, "admin")),
         Route("/admin/failed-jobs/replay", page(web, _replay_jobs, "admin"), methods=["POST"]),
+        Route("/admin/failed-jobs/{job}", page(web, _show_failed, "admin"), methods=["GET"]),
+        Route("/admin/failed-jobs/{job}/discard", page(web, _discard, "admin"), methods=["POST"]),
+        Route(
+            "/admin/failed-jobs/{job}/evidence/{number:int}/{name}",
+            page(web, _evidence, "admin"),
+            methods=["GET"],
+        ),
+        Route("/admin/portals/{portal}/resume", page(web, _resume_portal, "admin"), methods=["POST"]),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -175,7 +175,7 @@ def _csv_line(event: AuditEventRow) -> str:
     }
     return csv_export.line(
         [
-            event.at.astimezone(UTC).isoformat(),
+            event.at,
             *(getattr(event, name) for name in ("actor", "action", "entity_type", "entity_id", "run_id", "job_id")),
             as_json["before"],
             as_json["after"],

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vhub.context import AppContext
 from vhub.drafting.environment import environment
+from vhub.portals import paused_of, portal_names
 from vhub.review.accounts import SignedIn, resume_session, resuming_changes
 from vhub.store.tables import utcnow
 
@@ -119,12 +121,20 @@ class Web:
                 user=signed.user if signed else None,
                 csrf_token=signed.csrf_token if signed else getattr(request.state, "sign_in_token", ""),
                 path=request.url.path,
+                paused_portals=self.paused_portals,
                 **values,
             )
         )
         # A value read from a source may hold half of a UTF-16 pair, which no page can carry: it is sent as "?"
         # rather than failing the page that shows it.
         return HTMLResponse(html.encode("utf-8", "replace"), status_code=status)
+
+    def paused_portals(self) -> dict[str, str] | None:
+        """Each paused portal and why, for the banner of the pages that include it; None if Redis cannot say."""
+        try:
+            return paused_of(self.ctx.jobs.connection, sorted(portal_names()))
+        except (RedisError, ValueError):  # unreachable, or no Redis configured at all
+            return None
 
     def message(self, request: Request, status: int, title: str, text: str) -> HTMLResponse:
         return self.render(request, "review/message.html.j2", status=status, title=title, text=text)

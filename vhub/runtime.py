@@ -69,13 +69,30 @@ def exit_on_sigterm() -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return _stat(pid)[:1] != ["Z"]
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group still runs."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+def _stat(pid: int) -> list[str]:
+    """State, parent, process group... of a process, from /proc (empty if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def _cmdline(pid: int) -> str:
@@ -126,6 +143,14 @@ class Child:
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signum)
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the process group and wait until none of it runs: nothing it started goes on working."""
+        self.signal(signal.SIGKILL)
+        self.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while self.process is not None and group_alive(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def signal_leader(self, signum: int) -> None:
         """Signal the process alone, so it can end its own work in its own order."""
@@ -266,6 +291,7 @@ class Stack:
             env[env_name(name, "url")] = system.url
             env[env_name(name, "username")] = system.username
             env[env_name(name, "password")] = system.password.get_secret_value()
+        env["VHUB_QUEUE_CONFIG"] = str(self.settings.queue_config)  # the stack's queue policy, not the default
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -389,8 +415,7 @@ class Stack:
         for child in group:
             if not child.wait(max(0.1, deadline - time.monotonic())):
                 log.warning("did not stop in time; killing", component=child.name, pid=child.pid)
-                child.signal(signal.SIGKILL)
-                child.wait(5)
+                child.kill()
                 killed.append(child)
         return killed
 

@@ -78,7 +78,7 @@ class Supervisor:
 
     def _stopped(self, child: Child) -> None:
         ended = how_it_ended(child.returncode)
-        child.signal(signal.SIGKILL)  # anything it left running in its process group
+        child.kill()  # and anything it left running in its process group: nothing of it works on
         given_back = 0
         if name := worker_name(child):
             try:

@@ -1,0 +1,180 @@
+"""Supervision on real processes: a killed worker is restarted and its job runs again at once; a stop lets the
+running job finish; a worker that keeps dying is given up with an alert, the rest still running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+from rq import Worker
+from rq.job import Job, JobStatus
+from rq.rate_limit import RateLimitRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+from sqlalchemy import select
+
+from tasks.ingest import start_scan
+from tests.vhub.test_runtime import stack_settings, wait_until  # noqa: F401  # a fixture, used by name
+from vhub import context
+from vhub.context import AppContext
+from vhub.queues import SERIALIZER
+from vhub.runtime import Child, Stack, pid_alive, worker_name
+from vhub.settings import Settings
+from vhub.simulated import Simulators
+from vhub.store import Database
+from vhub.store.tables import AuditEventRow, RunRow
+from vhub.supervisor import Supervisor
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+POLICY = """
+[queues]
+order = ["high", "submit", "default", "ingest", "scan", "low"]
+result_ttl_s = 3600
+failure_ttl_s = 3600
+maintenance_interval_s = 5
+[jobs.scan]
+queue = "scan"
+timeout_s = 600
+retry_intervals_s = [1, 2]
+rate_limit = "records_system"
+[jobs.ingest]
+queue = "ingest"
+timeout_s = 120
+retry_intervals_s = [1, 2]
+rate_limit = "records_system"
+[jobs.triage]
+queue = "default"
+timeout_s = 60
+[jobs.draft]
+queue = "default"
+timeout_s = 60
+[rate_limits]
+records_system = 2
+"""
+SLOW_MS = 1500  # each request to the records system: a scan takes several seconds
+
+
+@contextmanager
+def simulated(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AppContext]]:
+    """Two workers on the simulated systems, with the test's own Redis (it outlives the stack)."""
+    policy = tmp_path / "queues.toml"
+    policy.write_text(POLICY, encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "var", redis_url=redis_url, queue_config=policy)
+    stack = Stack(settings, workers=2, simulators=Simulators(seed=3, incidents=30))
+    with stack:
+        ctx = context.configure(stack.resolved())
+        ctx.db.migrate()
+        yield stack, ctx
+        ctx.db.dispose()
+
+
+def slow_scan(stack: Stack, ctx: AppContext) -> tuple[str, Worker]:
+    """Queue a scan of a slow records system; the job id and the worker running it, once it runs."""
+    faults = {"latency_ms": SLOW_MS, "latency_jitter": 0}
+    httpx.post(f"{stack.records_url}/_admin/faults", json=faults, timeout=10).raise_for_status()
+    start_scan(kind="test")
+    busy: list[Worker] = []
+    assert wait_until(
+        lambda: (
+            bool(busy.extend(w for w in Worker.all(connection=ctx.jobs.connection) if w.get_current_job_id()))
+            or bool(busy)
+        ),
+        30,
+    )
+    time.sleep(1.0)  # signed in, part-way through the listing
+    return str(busy[0].get_current_job_id()), busy[0]
+
+
+def child_of(stack: Stack, worker: Worker) -> Child:
+    return next(child for child in stack.children if worker_name(child) == worker.name)
+
+
+def test_a_worker_killed_mid_job_is_restarted_and_its_job_runs_again_at_once(
+    tmp_path: Path, redis_url: str, redis_client: Redis
+) -> None:
+    """kill -9 of a worker mid-scan: a new worker takes its place, the other worker and the simulated systems keep
+    running, the scan runs again long before rq's own clean-up (its time-out plus a minute) and the run completes."""
+    with simulated(tmp_path, redis_url) as (stack, ctx):
+        job_id, busy = slow_scan(stack, ctx)
+        victim = child_of(stack, busy)
+        others = {child.name: child.pid for child in stack.children if child is not victim}
+        os.killpg(victim.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        supervisor = Supervisor(stack)
+
+        def running_again() -> bool:
+            supervisor.check()
+            job = Job.fetch(job_id, connection=ctx.jobs.connection, serializer=SERIALIZER)
+            return job.get_status() in (JobStatus.STARTED, JobStatus.FINISHED) and job.worker_name != busy.name
+
+        job = Job.fetch(job_id, connection=ctx.jobs.connection, serializer=SERIALIZER)
+        assert wait_until(running_again, 60), (job.get_status(), job.worker_name, ctx.jobs.connection.keys("rq:sch*"))
+        print(f"killed worker -> its job running again: {time.monotonic() - killed_at:.1f} s")
+        restarted = next(child for child in stack.children if child.name == victim.name)
+        assert restarted.running() and restarted.pid != victim.pid
+        assert others == {child.name: child.pid for child in stack.children if child.name != victim.name}
+        assert all(child.running() for child in stack.children)
+        assert busy.name not in [w.name for w in Worker.all(connection=ctx.jobs.connection)]
+        httpx.post(f"{stack.records_url}/_admin/faults", json={"latency_ms": 0}, timeout=10).raise_for_status()
+        with ctx.db.session() as session:
+            run_id = session.scalars(select(RunRow.id)).one()
+        assert wait_until(lambda: _status(ctx, run_id) == "complete" and not supervisor.check(), 120)
+        with ctx.db.session() as session:
+            alerts = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "alert.raised")).all()
+        assert [victim.name] == [event.entity_id for event in alerts]
+        assert "restarted" in alerts[0].after["title"]
+
+
+def _status(ctx: AppContext, run_id: str) -> str:
+    from vhub.store.runs import run_progress
+
+    with ctx.db.session() as session:
+        return str(run_progress(session, run_id)["status"])
+
+
+def test_stopping_lets_the_running_job_finish_before_the_browser_closes(
+    tmp_path: Path, redis_url: str, redis_client: Redis
+) -> None:
+    """Stopping the stack mid-scan (as SIGTERM to `vhub up` does): the scan finishes, is not failed, retried or
+    left running, and no session slot stays held."""
+    with simulated(tmp_path, redis_url) as (stack, ctx):
+        job_id, _busy = slow_scan(stack, ctx)
+        stack.stop()
+    connection = redis_client
+    job = Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
+    queue = ctx.jobs.queue("scan")
+    assert JobStatus.FINISHED == job.get_status()
+    assert ([], []) == (StartedJobRegistry(queue=queue).get_job_ids(), FailedJobRegistry(queue=queue).get_job_ids())
+    assert job_id not in RateLimitRegistry("records_system", connection).get_allowed_job_ids()
+
+
+def test_a_worker_that_keeps_stopping_is_given_up_with_an_alert(stack_settings: Settings) -> None:  # noqa: F811
+    """Past the restart limit a worker is no longer restarted and an alert says so; the other worker runs on."""
+    settings = stack_settings.model_copy(update={"restart_limit": 1})
+    Database(settings).migrate()
+    now = [0.0]
+    with Stack(settings, workers=2) as stack:
+        supervisor = Supervisor(stack, clock=lambda: now[0])
+        for _ in range(2):
+            victim = next(child for child in stack.children if child.name == "worker-1")
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait(10)
+            assert supervisor.check() is None
+            now[0] += 120  # past any back-off, within the window
+            assert supervisor.check() is None
+        assert not next(child for child in stack.children if child.name == "worker-1").running()
+        assert {"worker-1"} == supervisor.given_up
+        assert all(child.running() for child in stack.children if child.name != "worker-1")
+        assert pid_alive(next(child.pid for child in stack.children if child.name == "worker-2") or 0)
+    db = Database(settings)
+    with db.session() as session:
+        titles = session.scalars(select(AuditEventRow.after).where(AuditEventRow.action == "alert.raised")).all()
+    db.dispose()
+    assert ["vhub worker-1 restarted", "vhub worker-1 given up"] == [after["title"] for after in titles]

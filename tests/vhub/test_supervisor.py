@@ -4,7 +4,10 @@ running job finish; a worker that keeps dying is given up with an alert, the res
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +23,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
 from tasks.ingest import start_scan
-from tests.vhub.test_runtime import stack_settings, wait_until  # noqa: F401  # a fixture, used by name
+from tests.vhub.test_runtime import live_environment, stack_settings, wait_until  # noqa: F401  # a fixture, by name
 from vhub import context
 from vhub.context import AppContext
 from vhub.queues import SERIALIZER
@@ -178,3 +181,35 @@ def test_a_worker_that_keeps_stopping_is_given_up_with_an_alert(stack_settings: 
         titles = session.scalars(select(AuditEventRow.after).where(AuditEventRow.action == "alert.raised")).all()
     db.dispose()
     assert ["vhub worker-1 restarted", "vhub worker-1 given up"] == [after["title"] for after in titles]
+
+
+RUNBOOK = Path(__file__).resolve().parents[2] / "runbooks" / "worker-died.md"
+
+
+def test_the_worker_died_runbook_runs_on_the_embedded_stack(stack_settings: Settings) -> None:  # noqa: F811
+    """After a worker is killed and restarted, every command of runbooks/worker-died.md runs and succeeds."""
+    blocks = re.findall(r"```sh\n(.*?)```", RUNBOOK.read_text(encoding="utf-8"), re.DOTALL)
+    commands = [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    assert 4 <= len(commands)
+    Database(stack_settings).migrate()
+    with Stack(stack_settings, workers=1) as stack, Redis.from_url(stack.redis_url) as connection:
+
+        def registered() -> bool:
+            return [worker_name(stack.children[-1])] == [worker.name for worker in Worker.all(connection)]
+
+        assert wait_until(registered, 60)
+        victim = stack.children[-1]
+        os.killpg(victim.pid, signal.SIGKILL)
+        supervisor = Supervisor(stack)
+        assert wait_until(lambda: supervisor.check() is None and stack.children[-1] is not victim and registered(), 60)
+        env = {**os.environ, "VHUB_DATA_DIR": str(stack_settings.data_path), **live_environment()}
+        outputs = []
+        for command in commands:
+            line = re.sub(r"^vhub ", f"{sys.executable} -m vhub ", command)
+            done = subprocess.run(  # noqa: S603
+                ["bash", "-c", line], env=env, cwd=stack_settings.data_path.parent, capture_output=True, text=True
+            )
+            assert 0 == done.returncode, (command, done.stdout, done.stderr)
+            outputs.append(done.stdout)
+    assert "Workers: 1" in outputs[0] and f"{worker_name(victim)}:" not in outputs[0]
+    assert "Worker " in outputs[1]  # the killed worker's own log

@@ -20,18 +20,21 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimitRegistry
 from rq.registry import FailedJobRegistry, StartedJobRegistry
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tasks.ingest import start_scan
 from tests.vhub.test_runtime import live_environment, stack_settings, wait_until  # noqa: F401  # a fixture, by name
 from vhub import context
 from vhub.context import AppContext
+from vhub.portals import portal_for
 from vhub.queues import SERIALIZER
+from vhub.review.accounts import add_user
+from vhub.review.decisions import approve
 from vhub.runtime import Child, Stack, pid_alive, worker_name
 from vhub.settings import Settings
 from vhub.simulated import Simulators
 from vhub.store import Database
-from vhub.store.tables import AuditEventRow, RunRow
+from vhub.store.tables import AuditEventRow, DraftRow, RunRow, SubmissionRow, utcnow
 from vhub.supervisor import Supervisor
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
@@ -58,6 +61,10 @@ timeout_s = 60
 [jobs.draft]
 queue = "default"
 timeout_s = 60
+[jobs.submit]
+queue = "submit"
+timeout_s = 300
+retry_intervals_s = [1, 2]
 [rate_limits]
 records_system = 2
 """
@@ -69,7 +76,9 @@ def simulated(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AppContex
     """Two workers on the simulated systems, with the test's own Redis (it outlives the stack)."""
     policy = tmp_path / "queues.toml"
     policy.write_text(POLICY, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "var", redis_url=redis_url, queue_config=policy)
+    settings = Settings(
+        data_dir=tmp_path / "var", redis_url=redis_url, queue_config=policy, review_second_approver_for_red=False
+    )
     stack = Stack(settings, workers=2, simulators=Simulators(seed=3, incidents=30))
     with stack:
         ctx = context.configure(stack.resolved())
@@ -213,3 +222,42 @@ def test_the_worker_died_runbook_runs_on_the_embedded_stack(stack_settings: Sett
             outputs.append(done.stdout)
     assert "Workers: 1" in outputs[0] and f"{worker_name(victim)}:" not in outputs[0]
     assert "Worker " in outputs[1]  # the killed worker's own log
+
+
+def test_stopping_mid_send_lets_the_submission_finish(tmp_path: Path, redis_url: str, redis_client: Redis) -> None:
+    """Stopping the stack while a bot fills a slow portal's form: the draft is sent, once, with the portal's
+    reference stored; its job finished, not failed, retried or left running."""
+    with simulated(tmp_path, redis_url) as (stack, ctx):
+        start_scan(kind="test")
+
+        def drafted() -> bool:
+            with ctx.db.session(read_only=True) as session:
+                return bool(session.scalar(select(func.count(DraftRow.id)))) and not ctx.jobs.in_flight()
+
+        assert wait_until(drafted, 240)
+        with ctx.db.session() as session:
+            draft = session.scalars(select(DraftRow).order_by(DraftRow.id)).first()
+            assert draft is not None
+            portal = portal_for(draft.workflow, draft.recipient)
+            draft_id, row_version = draft.id, draft.row_version
+            user = add_user(session, "stop.test", "synthetic-warm-stop-pass", "reviewer")
+        slow = {"latency_ms": SLOW_MS, "latency_jitter": 0}
+        httpx.post(f"{stack.urls[portal]}/_admin/faults", json=slow, timeout=10).raise_for_status()
+        with ctx.db.session() as session:
+            approve(session, draft_id, user, row_version, now=utcnow(), jobs=ctx.jobs, second_approver_for_red=False)
+
+        def sending() -> bool:
+            with ctx.db.session(read_only=True) as session:
+                status = session.scalar(select(SubmissionRow.status).where(SubmissionRow.draft_id == draft_id))
+            return status == "sending"
+
+        assert wait_until(sending, 60)
+        time.sleep(1.0)  # into the form
+        job_ids = StartedJobRegistry(queue=ctx.jobs.queue("submit")).get_job_ids()
+        stack.stop()
+    with ctx.db.session() as session:
+        row = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == draft_id)).one()
+        assert ("sent", 1) == (row.status, row.attempts) and row.partner_reference
+        assert "sent" == session.get_one(DraftRow, draft_id).status
+    assert 1 == len(job_ids)
+    assert JobStatus.FINISHED == Job.fetch(job_ids[0], connection=redis_client, serializer=SERIALIZER).get_status()

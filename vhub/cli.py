@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ def _running_context() -> context.AppContext:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from vhub.runtime import Simulated, Stack, exit_on_sigterm
+    from vhub.supervisor import Supervisor
     from vhub.triage.term_dates import warn_about_term_dates
 
     settings = _settings()
@@ -72,10 +72,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"Alerts (Teams): {_alert_channels(stack.resolved(), simulated=simulators is not None)}")
         print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
         try:
-            while all(child.running() for child in stack.children):
-                time.sleep(1)
-            stopped = [child.name for child in stack.children if not child.running()]
-            print(f"Stopping: {', '.join(stopped)} exited unexpectedly (see {settings.log_dir}).", file=sys.stderr)
+            # A worker, the scheduler or the review app that stops is restarted; Redis stopping stops all.
+            reason = Supervisor(stack).run()
+            print(f"Stopping: {reason} (see {settings.log_dir}).", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("\nStopping...", flush=True)

@@ -7,18 +7,25 @@ Redis as JSON, so their arguments are ids, strings and plain data (a time as an 
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Callback, Queue, RateLimit, Retry
+from redis.exceptions import WatchError
+from rq import Callback, Queue, RateLimit, Retry, Worker
+from rq.exceptions import SchedulerNotFound
+from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job
 from rq.rate_limit import RateLimitRegistry
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE, RQScheduler
 from rq.serializers import JSONSerializer
+from rq.utils import as_text
 
 from vhub.errors import BusinessError, ConfigurationError, SelectorDrift
 from vhub.settings import PROJECT_ROOT
@@ -183,6 +190,58 @@ class Jobs:
             )
         total += sum(len(limit.get_rate_limited_job_ids()) for limit in RateLimitRegistry.all(self.connection))
         return total
+
+    def reclaim(self, worker_names: Collection[str], *, alive: Callable[[int], bool]) -> list[str]:
+        """Give back what dead workers held: each job they were running is retried (or failed, once its
+        retries are spent) as rq does an abandoned job, its external system's session slot is freed, the
+        workers leave rq's list, and a scheduler lock held by a process of this host that is gone (not
+        ``alive``) is freed for a live worker to take. Returns the ids of the jobs given back.
+
+        Only for workers whose processes are known to be gone: a slow worker's job would run twice."""
+        names = set(worker_names)
+        reclaimed: list[str] = []
+        for queue in self.queues():
+            registry = StartedJobRegistry(queue=queue)
+            held: list[str] = []
+            for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+                owner = self.connection.hget(Execution(execution_id, job_id, self.connection).key, "worker_name")
+                if owner is None or as_text(owner) not in names:
+                    continue
+                # rq gives a job up once its execution's heartbeat has run out: make it run out now.
+                self.connection.zadd(registry.key, {f"{job_id}:{execution_id}": 1}, xx=True)
+                self.connection.zadd(ExecutionRegistry(job_id, self.connection).key, {execution_id: 1}, xx=True)
+                held.append(job_id)
+            if held:
+                registry.cleanup()  # retried or failed, failure callbacks called, slots freed
+                reclaimed += held
+        for name in names:
+            worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=self.connection)
+            if worker is not None:
+                worker.register_death()
+        self._free_dead_scheduler_locks(alive)
+        return reclaimed
+
+    def _free_dead_scheduler_locks(self, alive: Callable[[int], bool]) -> None:
+        """Delete the scheduler locks held by schedulers of this host whose process is gone (rq would keep
+        them a minute, and start no retry meanwhile)."""
+        for name in self.policy.order:
+            key = SCHEDULER_LOCKING_KEY_TEMPLATE % name
+            holder = self.connection.get(key)
+            if holder is None:
+                continue
+            try:
+                scheduler = RQScheduler.fetch(as_text(holder), self.connection)
+            except SchedulerNotFound:  # its record expired: the lock lapses on its own within a minute
+                continue
+            if scheduler.hostname != socket.gethostname() or alive(scheduler.pid):
+                continue
+            # Deleted only if it still names that scheduler (a live one may have taken it meanwhile).
+            with contextlib.suppress(WatchError), self.connection.pipeline() as pipeline:
+                pipeline.watch(key)
+                if pipeline.get(key) == holder:
+                    pipeline.multi()
+                    pipeline.delete(key)
+                    pipeline.execute()
 
 
 def connect(url: str) -> Redis:

@@ -3,7 +3,8 @@ together.
 
 Every process is a child in its own process group that dies with its parent (PR_SET_PDEATHSIG), so
 Ctrl-C, SIGTERM or a crash of `vhub up` leaves no orphans. The stack's state (pids, ports, URLs) is
-written to run/stack.json in the data folder; a stale state from a crashed run is cleaned on start.
+written to run/stack.json in the data folder; a stale state from a crashed run is cleaned on start, and the
+jobs its workers held are queued again. A worker stops warm: it finishes its job, then closes its browser.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from pydantic import SecretStr
 from redis import Redis
 from redis.exceptions import RedisError
 
+from vhub import context
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
 from vhub.portals import external_systems, require_configured
+from vhub.queues import Jobs, QueuePolicy, connect
 from vhub.settings import (
     ALERT_CHANNELS,
     OWN_SETTINGS,
@@ -77,13 +80,30 @@ def exit_on_sigterm() -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return _stat(pid)[:1] != ["Z"]
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group still runs."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+def _stat(pid: int) -> list[str]:
+    """State, parent, process group... of a process, from /proc (empty if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def _cmdline(pid: int) -> str:
@@ -125,11 +145,30 @@ class Child:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll() if self.process else None
+
     def signal(self, signum: int) -> None:
+        """Signal the whole process group: the process and whatever it started (a browser's driver)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the process group and wait until none of it runs: nothing it started goes on working."""
+        self.signal(signal.SIGKILL)
+        self.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while self.process is not None and group_alive(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def signal_leader(self, signum: int) -> None:
+        """Signal the process alone, so it can end its own work in its own order."""
         if self.running():
             assert self.process is not None
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signum)
+                os.kill(self.process.pid, signum)
 
     def wait(self, timeout: float) -> bool:
         if self.process is None:
@@ -185,7 +224,9 @@ class Stack:
         self.redis_url = settings.redis_url
         self.systems: dict[str, ExternalSystem] = {}  # the simulated systems, once started
         self.alert_webhooks: dict[str, str] = {}  # simulated: each alert channel's setting -> the sink's URL
+        self._started: list[str] = []  # each worker start, by the worker's name in the stack
         self.state_path = settings.run_dir / STATE_FILE
+        self._stale_workers: list[str] = []  # rq names of the workers a crashed run left
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> Stack:
@@ -195,6 +236,9 @@ class Stack:
         try:
             if not self.redis_url:
                 self._start_redis()
+            if self._stale_workers:
+                reclaimed = self.reclaim(self._stale_workers)
+                log.warning("queued again what the last run's workers held", jobs=len(reclaimed))
             if self.simulators is not None:
                 self.systems = self.simulators.start(self)
                 if sink := self.systems.pop(SIMULATED_WEBHOOK, None):
@@ -207,17 +251,7 @@ class Stack:
                     )
             self._write_state()
             for number in range(1, self.worker_count + 1):
-                self.start_child(
-                    f"worker-{number}",
-                    [
-                        sys.executable,
-                        "-m",
-                        "vhub",
-                        "worker",
-                        "--name",
-                        f"{socket.gethostname()}.vhub-{os.getpid()}-{number}",
-                    ],
-                )
+                self.start_child(f"worker-{number}", self._worker_argv(f"worker-{number}"))
             if self.scheduler:
                 self.start_child("scheduler", [sys.executable, "-m", "vhub", "scheduler"])
             if self.review:
@@ -282,6 +316,7 @@ class Stack:
             env[env_name(name, "password")] = system.password.get_secret_value()
         for name, url in self.alert_webhooks.items():
             env[f"VHUB_{name.upper()}"] = url
+        env["VHUB_QUEUE_CONFIG"] = str(self.settings.queue_config)  # the stack's queue policy, not the default
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -292,6 +327,33 @@ class Stack:
         self.children.append(child)
         log.info("started", component=name, pid=child.pid)
         return child
+
+    def restart(self, child: Child) -> Child:
+        """Start a stopped process of the stack again, in its place (a worker under a new rq name)."""
+        argv = self._worker_argv(child.name) if worker_name(child) else child.argv
+        child.close_log()
+        self.children.remove(child)
+        again = self.start_child(child.name, argv)
+        self._write_state()
+        return again
+
+    def _worker_argv(self, name: str) -> list[str]:
+        # rq refuses a second live worker of one name: each start of worker-N is named afresh.
+        starts = sum(1 for line in self._started if line == name)
+        self._started.append(name)
+        number = name.removeprefix("worker-")
+        suffix = f".{starts + 1}" if starts else ""
+        rq_name = f"{socket.gethostname()}.vhub-{os.getpid()}-{number}{suffix}"
+        return [sys.executable, "-m", "vhub", "worker", "--name", rq_name]
+
+    def reclaim(self, worker_names: Sequence[str]) -> list[str]:
+        """Queue again the jobs these workers held (their processes are gone) and free their session slots."""
+        # rq calls a job's failure callback as it gives the job up: the tasks it calls use this stack.
+        if context.current().settings.redis_url != self.redis_url:
+            context.configure(self.resolved())
+        with connect(self.redis_url) as connection:
+            jobs = Jobs(connection, QueuePolicy.load(self.settings.queue_config))
+            return jobs.reclaim(worker_names, alive=pid_alive)
 
     def _start_redis(self) -> None:
         binary = redis_server_binary()
@@ -343,26 +405,44 @@ class Stack:
         wait_for_http(f"{self.review_url}/healthz", child)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Workers first (they finish or abandon their job), then the simulated systems, then Redis."""
-        groups = [
-            [c for c in self.children if c.name.startswith(("worker", "scheduler", "review"))],
+        """Workers first, warm: each is asked alone (not its browser) to stop, finishes the job it is running,
+        then closes its browser; one still busy after ``worker_stop_timeout_s`` is killed and its job queued
+        again. Then the simulated systems, then Redis, each given ``timeout`` seconds."""
+        workers = [c for c in self.children if c.name.startswith(("worker", "scheduler", "review"))]
+        for child in workers:
+            child.signal_leader(signal.SIGTERM)
+        killed = self._wait_or_kill(workers, self.settings.worker_stop_timeout_s)
+        if names := [name for child in killed if (name := worker_name(child))]:
+            try:
+                reclaimed = self.reclaim(names)
+                log.warning("queued again the jobs of workers killed while stopping", jobs=len(reclaimed))
+            except RedisError as error:
+                log.error("could not queue again the jobs of killed workers", error=type(error).__name__)
+        for group in (
             [c for c in self.children if c.name == "fixtures"],
             [c for c in self.children if c.name == "redis"],
-        ]
-        for group in groups:
+        ):
             for child in group:
                 child.signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            for child in group:
-                if not child.wait(max(0.1, deadline - time.monotonic())):
-                    log.warning("did not stop in time; killing", component=child.name, pid=child.pid)
-                    child.signal(signal.SIGKILL)
-                    child.wait(5)
+            self._wait_or_kill(group, timeout)
         for child in self.children:
+            child.signal(signal.SIGKILL)  # what a stopped process left in its group
             child.close_log()
         self.children.clear()
         with contextlib.suppress(FileNotFoundError):
             self.state_path.unlink()
+
+    @staticmethod
+    def _wait_or_kill(group: list[Child], timeout: float) -> list[Child]:
+        """Wait for the group to stop; kill (with its process group) each one still running at the deadline."""
+        killed = []
+        deadline = time.monotonic() + timeout
+        for child in group:
+            if not child.wait(max(0.1, deadline - time.monotonic())):
+                log.warning("did not stop in time; killing", component=child.name, pid=child.pid)
+                child.kill()
+                killed.append(child)
+        return killed
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -399,6 +479,8 @@ class Stack:
                 f"Stop it with Ctrl-C in its terminal or `kill {owner}`, or set VHUB_DATA_DIR to another folder."
             )
         for child in state.get("children", []):
+            if name := _named(str(child.get("cmdline", ""))):
+                self._stale_workers.append(name)
             pid = int(child.get("pid") or 0)
             if pid and pid_alive(pid) and _cmdline(pid).strip() == str(child.get("cmdline", "")).strip():
                 log.warning("stopping a process left by a crashed run", component=child.get("name"), pid=pid)
@@ -414,6 +496,18 @@ class Stack:
                     _wait_gone(pid)
             pidfile.unlink(missing_ok=True)
         self.state_path.unlink(missing_ok=True)
+
+
+def worker_name(child: Child) -> str | None:
+    """The rq name of a worker of the stack (None for other processes)."""
+    return _named(" ".join(child.argv)) if child.name.startswith("worker") else None
+
+
+def _named(cmdline: str) -> str | None:
+    words = cmdline.split()
+    if "worker" not in words or "--name" not in words[:-1]:
+        return None
+    return words[words.index("--name") + 1]
 
 
 def redis_password(settings: Settings) -> str:

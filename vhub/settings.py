@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     )
 
     workers: int = Field(2, ge=1, description="rq workers `vhub up` starts")
+    worker_stop_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="how long a stopping worker may take to finish the job it is running before it is killed "
+        "(its job is then queued again at once), seconds",
+    )
+    restart_limit: int = Field(
+        5,
+        ge=1,
+        description="restarts of one worker (or the scheduler or review app) within restart_window_s after which "
+        "`vhub up` stops restarting it and raises an alert",
+    )
+    restart_window_s: float = Field(600.0, gt=0, description="the window restart_limit counts in, seconds")
     queue_config: Path = Field(PROJECT_ROOT / "queue" / "queues.toml", description="queue topology and job policy")
     timezone: str = "Europe/London"
     log_level: str = "INFO"

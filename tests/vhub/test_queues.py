@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq.job import Job
+from rq import Worker
+from rq.job import Job, JobStatus
+from rq.rate_limit import RateLimitRegistry
+from rq.registry import StartedJobRegistry
 
 from vhub.errors import ConfigurationError
 from vhub.queues import POLICY_FILE, SERIALIZER, Jobs, QueuePolicy
@@ -80,3 +83,32 @@ def test_an_argument_json_cannot_hold_is_refused_when_enqueued(redis_client: Red
     with pytest.raises(TypeError, match="not JSON serializable"):
         jobs.enqueue("triage", "tasks.triage.triage_incident", "OCC/26/000101", datetime(2026, 3, 14, tzinfo=UTC))
     assert 0 == jobs.queue("default").count
+
+
+def test_reclaim_gives_back_only_a_dead_workers_job_and_frees_its_session_slot(redis_client: Redis) -> None:
+    """The dead worker's job is retried, its records-system slot goes to the job held back, it leaves rq's list of
+    workers; the live worker's job is untouched."""
+    jobs = Jobs(redis_client)
+    held = [jobs.enqueue("ingest", "tasks.ingest.ingest", number) for number in range(3)]  # the cap is 2 sessions
+    limit = RateLimitRegistry("records_system", redis_client)
+    assert ([held[2].id], JobStatus.RATE_LIMITED) == (limit.get_rate_limited_job_ids(), held[2].get_status())
+    dead, live = (
+        VhubWorker(jobs.queues(), connection=redis_client, name=name) for name in ("h.vhub-1-1", "h.vhub-1-2")
+    )
+    running = {}
+    for worker in (dead, live):
+        worker.register_birth()
+        job, _queue = worker.dequeue_job_and_maintain_ttl(timeout=1)
+        worker.prepare_execution(job)
+        worker.prepare_job_execution(job)
+        running[worker.name] = job
+
+    assert [running[dead.name].id] == jobs.reclaim([dead.name], alive=lambda pid: True)
+
+    given_back = Job.fetch(running[dead.name].id, connection=redis_client, serializer=SERIALIZER)
+    assert (JobStatus.SCHEDULED, 3) == (given_back.get_status(), given_back.retries_left)
+    assert JobStatus.STARTED == running[live.name].get_status()
+    assert [running[live.name].id] == StartedJobRegistry(queue=jobs.queue("ingest")).get_job_ids(cleanup=False)
+    assert {running[live.name].id, held[2].id} == set(limit.get_allowed_job_ids())
+    assert JobStatus.QUEUED == held[2].get_status()
+    assert [live.name] == [worker.name for worker in Worker.all(connection=redis_client)]

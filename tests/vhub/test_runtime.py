@@ -15,12 +15,16 @@ from pydantic import SecretStr
 from redis import Redis
 from redis.exceptions import AuthenticationError
 from rq import Worker
+from rq.job import JobStatus
+from rq.rate_limit import RateLimitRegistry
 
 from vhub.errors import ConfigurationError
 from vhub.portals import external_systems, portal_names
+from vhub.queues import Jobs
 from vhub.runtime import Stack, free_port, pid_alive, read_state
 from vhub.settings import ExternalSystem, Settings, env_name
 from vhub.simulated import Simulators
+from vhub.worker import VhubWorker
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +206,54 @@ def test_a_fresh_data_folder_made_by_the_cli_is_private(tmp_path: Path) -> None:
     )
     assert 0 == result.returncode, result.stderr
     assert (0o700, 0o600) == (data.stat().st_mode & 0o777, (data / "vhub.db").stat().st_mode & 0o777)
+
+
+def test_a_new_start_queues_again_what_the_crashed_runs_workers_held(
+    stack_settings: Settings, redis_url: str, redis_client: Redis
+) -> None:
+    """A run that died with a worker mid-job: the next start gives the job back to its queue, frees its session
+    slot and drops the dead worker from rq's list, without waiting for its heartbeat to run out."""
+    jobs = Jobs(redis_client)
+    held = jobs.enqueue("ingest", "tasks.ingest.ingest", "run")
+    dead = VhubWorker(jobs.queues(), connection=redis_client, name="h.vhub-9-1")
+    dead.register_birth()
+    job, _queue = dead.dequeue_job_and_maintain_ttl(timeout=1)
+    dead.prepare_execution(job)
+    dead.prepare_job_execution(job)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stack_settings.ensure_dirs()
+    worker = {"name": "worker-1", "pid": gone.pid, "cmdline": f"{sys.executable} -m vhub worker --name {dead.name}"}
+    state = {"owner_pid": gone.pid, "owner_cmdline": "vhub up", "redis_url": redis_url, "children": [worker]}
+    stack_settings.run_dir.joinpath("stack.json").write_text(json.dumps(state))
+    with Stack(stack_settings.model_copy(update={"redis_url": redis_url}), workers=0):
+        assert JobStatus.SCHEDULED == held.get_status()  # its retry, after the policy's first wait
+        assert [] == RateLimitRegistry("records_system", redis_client).get_allowed_job_ids()
+        assert [] == Worker.all(connection=redis_client)
+
+
+def test_vhub_up_restarts_a_killed_worker_and_keeps_the_rest(stack_settings: Settings) -> None:
+    """kill -9 of a worker of `vhub up`: it is started again; Redis, the review app and the other worker keep
+    their processes, and `vhub up` keeps running until it is stopped."""
+    env = {**os.environ, "VHUB_DATA_DIR": str(stack_settings.data_path), "VHUB_REVIEW_PORT": "0", **live_environment()}
+    argv = [sys.executable, "-m", "vhub", "up", "--workers", "2", "--no-scheduler"]
+
+    def pids() -> dict[str, int]:
+        return {child["name"]: child["pid"] for child in (read_state(stack_settings) or {}).get("children", [])}
+
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as up:
+        try:
+            assert wait_until(lambda: len(pids()) == 4, 60)
+            before = pids()
+            os.killpg(before["worker-1"], signal.SIGKILL)
+            assert wait_until(lambda: pids().get("worker-1") not in (None, before["worker-1"]), 30)
+            after = pids()
+            assert pid_alive(after["worker-1"]) and up.poll() is None
+            assert {k: v for k, v in before.items() if k != "worker-1"} == {
+                k: v for k, v in after.items() if k != "worker-1"
+            }
+            up.send_signal(signal.SIGTERM)
+            up.wait(60)
+        finally:
+            up.kill()
+    assert wait_until(lambda: not any(pid_alive(pid) for pid in after.values()), 10)

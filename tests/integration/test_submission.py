@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from tasks.isr import start_isr_scan
 from tasks.submit import resume_portal
+from tests.conftest import Databases
 from tests.integration.conftest import RunningStack, every, running_stack
 from vhub.failed import list_failed
 from vhub.portals import all_paused
@@ -33,7 +34,7 @@ from vhub.review.decisions import approve
 from vhub.simulated.auto_approve import approve_all
 from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow, UserRow, utcnow
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.both_engines]
 
 SEED, COUNT = 5, 10
 FAULTS = {"confirmation_failure_rate": 0.3, "error_rate": 0.05}
@@ -97,7 +98,7 @@ def held(url: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[RunningStack]:
     """A small synthetic set read, triaged and drafted, with every draft but one referral left to approve."""
     tmp = tmp_path_factory.mktemp("submission")
     policy = tmp / "queues.toml"
@@ -108,7 +109,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "VHUB_FIXTURES_ISR_REQUESTS": "4",
         "VHUB_REVIEW_SECOND_APPROVER_FOR_RED": "false",
     }
-    with running_stack(tmp, incidents=COUNT, seed=SEED, env=env) as running:
+    with running_stack(tmp, incidents=COUNT, seed=SEED, database_url=databases.new_url(), env=env) as running:
         running.activate()
         start_isr_scan()
         running.scan()

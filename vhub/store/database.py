@@ -1,6 +1,7 @@
 """Engine, sessions and migrations. SQLite in WAL mode by default; PostgreSQL by URL.
 
 Writing transactions take SQLite's write lock when they begin; read-only ones (``session(read_only=True)``) never do.
+On PostgreSQL a read-only session is a READ ONLY transaction reading one snapshot, as it is on SQLite.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _postgresql_begin(connection: Any) -> None:
+    """A read-only transaction is one to the server too: a statement that writes is refused, and every statement
+    reads the same snapshot (a page's counts and rows agree, as they do on SQLite). Repeatable read never makes a
+    read-only transaction fail; writing transactions keep the server's default, read committed."""
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
 class ReadOnlySession(Session):
     """A session whose changes are refused at flush, before they reach the database (on any dialect)."""
 
@@ -70,11 +79,13 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql"):
         try:
-            return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         except ModuleNotFoundError:
             raise ConfigurationError(
                 "A PostgreSQL URL needs the PostgreSQL driver: pip install -e '.[postgres]' (psycopg)."
             ) from None
+        event.listen(engine, "begin", _postgresql_begin)
+        return engine
     raise ConfigurationError(
         f"VHUB_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL; got a '{url.split(':')[0]}' URL."
     )

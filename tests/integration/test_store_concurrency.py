@@ -1,5 +1,5 @@
 """The store's concurrency rules with two transactions really in flight at once, on SQLite and PostgreSQL: the row
-lock an approval and a submission take, and the unique keys behind drafting and sending exactly once.
+lock a claim, an approval and a submission take, and the unique keys behind drafting and sending exactly once.
 
 Each test holds one transaction open, starts the second in a thread, waits until the database makes it wait (on
 PostgreSQL: a lock it has not been granted; on SQLite the second waits for the write lock as it begins), then
@@ -21,7 +21,7 @@ from tasks.submit import _prepare
 from vhub import context
 from vhub.queues import Jobs
 from vhub.review.accounts import User, add_user
-from vhub.review.decisions import Conflict, approve
+from vhub.review.decisions import Conflict, approve, claim
 from vhub.settings import Settings
 from vhub.store import Database
 from vhub.store.drafts import save_draft
@@ -128,6 +128,29 @@ def test_two_people_approving_one_draft_at_once_make_one_approval(
         status = session.get_one(DraftRow, draft_id).status
     assert isinstance(second.error, Conflict), second.error
     assert ([people["alex"].id], "approved", 1) == (list(decisions), status, jobs.queue("submit").count)
+
+
+def test_two_people_opening_one_draft_at_once_do_not_both_claim_it(db: Database, people: dict[str, User]) -> None:
+    """The second claim waits for the first (the draft's row is locked), then names the person who holds it."""
+    with db.session() as session:
+        draft = draft_row()
+        session.add(draft)
+        session.flush()
+        draft_id = draft.id
+
+    def claim_as(name: str) -> str | None:
+        with db.session() as session:
+            return claim(session, session.get_one(DraftRow, draft_id), people[name], now=utcnow(), minutes=10)
+
+    with db.session() as session:
+        first = claim(session, session.get_one(DraftRow, draft_id), people["alex"], now=utcnow(), minutes=10)
+        session.flush()
+        second = Second(lambda: claim_as("sam"))
+        wait_until_made_to_wait(db, second)
+    second.join()
+    with db.session() as session:
+        holder = session.get_one(DraftRow, draft_id).claimed_by
+    assert (None, None, "Alex Reviewer", people["alex"].id) == (first, second.error, second.result, holder)
 
 
 def test_one_draft_saved_by_two_workers_at_once_is_stored_once(db: Database) -> None:

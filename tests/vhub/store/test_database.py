@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Connection, event, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tests.conftest import ON_SQLITE_ONLY
-from vhub.errors import VhubError
+from tests.conftest import ON_POSTGRESQL_ONLY, ON_SQLITE_ONLY
+from vhub.errors import BusinessError, VhubError
 from vhub.store import Database
 from vhub.store.tables import UserRow, WatermarkRow, utcnow
 
@@ -99,3 +99,34 @@ def test_a_read_only_session_reads_one_snapshot(db: Database) -> None:
     with db.session(read_only=True) as session:
         after = list(session.scalars(select(UserRow.username).order_by(UserRow.username)))
     assert (["alex.reviewer"], ["alex.reviewer"], ["alex.reviewer", "sam.reviewer"]) == (before, during, after)
+
+
+@ON_POSTGRESQL_ONLY
+@pytest.mark.parametrize(
+    ("username", "display_name", "code"),
+    [
+        ("alex.reviewer", "Alex\x00Reviewer", "nul_character"),
+        ("alex\x00reviewer", "Alex Reviewer", "nul_character"),
+        ("alex.reviewer", "Alex Reviewer " * 20, "too_long"),
+    ],
+)
+def test_postgresql_refuses_nul_and_overlong_text_with_an_error_a_person_can_act_on(
+    db: Database, username: str, display_name: str, code: str
+) -> None:
+    """A NUL character or a value longer than its column is refused with a plain error that quotes no value; nothing
+    is stored and the store goes on working."""
+    with pytest.raises(BusinessError) as raised, db.session() as session:
+        session.add(UserRow(username=username, display_name=display_name, role="reviewer", password_hash="-"))
+    assert code == raised.value.code
+    assert "Alex" not in raised.value.message and "alex" not in raised.value.message
+    add_user(db, "sam.reviewer")
+    with db.session(read_only=True) as session:
+        assert ["sam.reviewer"] == list(session.scalars(select(UserRow.username)))
+
+
+@ON_POSTGRESQL_ONLY
+def test_looking_up_text_with_a_nul_on_postgresql_is_a_plain_error(db: Database) -> None:
+    """A search for a value holding a NUL character (a typed sign-in name, say) fails with the same plain error."""
+    with pytest.raises(BusinessError) as raised, db.session(read_only=True) as session:
+        session.scalars(select(UserRow).where(UserRow.username == "alex\x00")).first()
+    assert "nul_character" == raised.value.code

@@ -97,20 +97,20 @@ class Databases:
     def __init__(self, engine: str, request: pytest.FixtureRequest) -> None:
         self.engine = engine
         self._request = request
-        self._made: list[str] = []
+        self._cluster: Cluster | None = None
 
     @property
     def cluster(self) -> Cluster:
-        cluster: Cluster = self._request.getfixturevalue("postgres_cluster")
-        return cluster
+        if self._cluster is None:  # started on first use: a run on SQLite alone needs no PostgreSQL
+            self._cluster = self._request.getfixturevalue("postgres_cluster")
+        return self._cluster
 
     def new_url(self) -> str:
-        """A fresh, empty store's VHUB_DATABASE_URL; dropped when the session ends."""
+        """A fresh, empty store's VHUB_DATABASE_URL, for a stack shared by a module or the session (it goes with
+        the cluster when the session ends)."""
         if self.engine == "sqlite":
             return ""
-        name = self.cluster.create_database()
-        self._made.append(name)
-        return self.cluster.url(name)
+        return self.cluster.url(self.cluster.create_database())
 
     @contextmanager
     def one(self, *, migrated: bool = False) -> Iterator[str]:
@@ -135,16 +135,10 @@ class Databases:
             cluster.template = name
         return cluster.template
 
-    def drop_all(self) -> None:
-        for name in self._made:
-            self.cluster.drop_database(name)
-
 
 @pytest.fixture(scope="session")
-def databases(store_engine: str, request: pytest.FixtureRequest) -> Iterator[Databases]:
-    made = Databases(store_engine, request)
-    yield made
-    made.drop_all()
+def databases(store_engine: str, request: pytest.FixtureRequest) -> Databases:
+    return Databases(store_engine, request)
 
 
 @pytest.fixture

@@ -59,7 +59,8 @@ class Cluster:
         if os.geteuid() == 0:
             account = pwd.getpwnam(SUPERUSER)  # Debian's postgresql package makes this account
             os.chown(self.folder, account.pw_uid, account.pw_gid)
-            self._as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+            # Started in its own folder: the account may not be able to read the folder the tests run from.
+            self._as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [], "cwd": self.folder}
 
     def start(self) -> Cluster:
         data = self.folder / "data"

@@ -26,14 +26,17 @@ unit: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-# redis-server and a Chromium: installed with apt-get when running as root, else the command to run
-# is printed. Without a system Chromium, Playwright's own build is fetched where that is possible.
+# redis-server, PostgreSQL (the tests start a throwaway cluster of their own) and a Chromium: installed with
+# apt-get when running as root, else the command to run is printed. Without a system Chromium, Playwright's own
+# build is fetched where that is possible.
 system-deps: $(STAMP)
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		missing="$$missing postgresql"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "Installing:$$missing"; \
@@ -42,6 +45,9 @@ system-deps: $(STAMP)
 	elif [ -n "$$missing" ]; then \
 		case "$$missing" in *redis-server*) \
 			echo "redis-server is missing. Install it with: sudo apt-get install -y redis-server" >&2; exit 1;; \
+		esac; \
+		case "$$missing" in *postgresql*) \
+			echo "PostgreSQL is missing. Install it with: sudo apt-get install -y postgresql" >&2; exit 1;; \
 		esac; \
 		echo "No system Chromium: fetching Playwright's own (or run: sudo apt-get install -y chromium)"; \
 		$(BIN)/python -m playwright install chromium || { \

@@ -16,6 +16,7 @@ import pytest
 
 from tasks.ingest import start_scan
 from tasks.isr import start_isr_scan
+from tests.conftest import Databases
 from tests.factories import raw_incident
 from vhub import context
 from vhub.context import AppContext
@@ -90,10 +91,17 @@ class RunningStack:
 
 @contextmanager
 def running_stack(
-    tmp_path: Path, *, incidents: int, seed: int, env: dict[str, str] | None = None, extra: Path | None = None
+    tmp_path: Path,
+    *,
+    incidents: int,
+    seed: int,
+    database_url: str,
+    env: dict[str, str] | None = None,
+    extra: Path | None = None,
 ) -> Iterator[RunningStack]:
+    """The embedded stack with two workers, its store at ``database_url`` ("" = SQLite in the data folder)."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in (env or {}).items():
+        for name, value in {**(env or {}), "VHUB_DATABASE_URL": database_url}.items():
             patch.setenv(name, value)
         settings = Settings(data_dir=tmp_path / "var")  # this process enqueues by the same settings as the workers
         stack = Stack(settings, workers=2, simulators=Simulators(seed=seed, incidents=incidents, extra=extra))
@@ -132,13 +140,16 @@ PLANTED_MALFORMED = {
 
 
 @pytest.fixture(scope="session")
-def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, dict[str, Any]]]:
+def synthetic_run(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Iterator[tuple[RunningStack, dict[str, Any]]]:
     """100 generated incidents plus one planted malformed record, scanned, ingested, triaged and drafted; the
     ISR portal's open requests read, looked up and answered in drafts."""
     tmp = tmp_path_factory.mktemp("synthetic")
     extra = write_extra(tmp / "extra.json", [PLANTED_MALFORMED])
     env = {"VHUB_FIXTURES_ISR_REQUESTS": str(ISR_REQUESTS)}
-    with running_stack(tmp, incidents=COUNT, seed=SEED, extra=extra, env=env) as stack:
+    url = databases.new_url()
+    with running_stack(tmp, incidents=COUNT, seed=SEED, database_url=url, extra=extra, env=env) as stack:
         stack.activate()
         start_isr_scan()
         run = stack.scan()

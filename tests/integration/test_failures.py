@@ -14,18 +14,20 @@ from sqlalchemy import select
 
 from fixtures.records_system import generate
 from tasks.ingest import ingest, ingest_failed, start_scan
+from tests.conftest import Databases
 from tests.integration.conftest import RunningStack, running_stack
 from vhub.failed import replay
 from vhub.queues import SERIALIZER
 from vhub.store.runs import ListedVersion, open_data_quality_items, record_found, run_progress, start_run
 from vhub.store.tables import RunRow, TriageResultRow
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.both_engines]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    with running_stack(tmp_path_factory.mktemp("failures"), incidents=5, seed=3) as running:
+def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[RunningStack]:
+    url = databases.new_url()
+    with running_stack(tmp_path_factory.mktemp("failures"), incidents=5, seed=3, database_url=url) as running:
         yield running
 
 

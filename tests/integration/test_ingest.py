@@ -16,7 +16,7 @@ from vhub.store.incidents import count_incidents, latest_incidents, load_inciden
 from vhub.store.runs import get_watermark, open_data_quality_items
 from vhub.store.tables import AuditEventRow
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.both_engines]
 
 
 def failed_jobs(stack: RunningStack) -> list[tuple[str, str]]:
@@ -117,11 +117,11 @@ def test_logs_hold_no_personal_data_or_credentials(first_run: tuple[RunningStack
 FAULTY_COUNT = 40  # two pages of results and enough reads to meet many errors and expired sessions
 
 
-def test_faults_do_not_change_the_result(tmp_path: Path) -> None:
+def test_faults_do_not_change_the_result(tmp_path: Path, database_url: str) -> None:
     """With 10% server errors and sessions expired every half second, the store still equals the ground truth.
     (Every half second: reading by request, the run is over before a slower expiry would ever meet it.)"""
     env = {"VHUB_FIXTURE_FAULTS__ERROR_RATE": "0.1", "VHUB_FIXTURE_FAULTS__LATENCY_MS": "5"}
-    with running_stack(tmp_path, incidents=FAULTY_COUNT, seed=SEED + 1, env=env) as stack:
+    with running_stack(tmp_path, incidents=FAULTY_COUNT, seed=SEED + 1, database_url=database_url, env=env) as stack:
         with every(0.5, lambda: stack.admin("POST", "expire-sessions")):
             run = stack.scan()
         stats = stack.admin("GET", "stats")

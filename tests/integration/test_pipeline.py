@@ -16,7 +16,7 @@ from vhub.reports import build_backlog, write_backlog
 from vhub.store.tables import AuditEventRow, DraftRow, IncidentRow, TriageResultRow, utcnow
 from vhub.triage import TriageResult, load_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.both_engines]
 
 
 def latest_results(stack: RunningStack) -> list[TriageResult]:

@@ -24,16 +24,17 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from tasks.isr import start_isr_scan
-from tasks.submit import resume_portal
+from tasks.submit import queue_submission, resume_portal
+from tests.conftest import Databases
 from tests.integration.conftest import RunningStack, every, running_stack
 from vhub.failed import list_failed
-from vhub.portals import all_paused
+from vhub.portals import all_paused, portal_for
 from vhub.review.accounts import User, add_user
 from vhub.review.decisions import approve
 from vhub.simulated.auto_approve import approve_all
 from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow, UserRow, utcnow
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.both_engines]
 
 SEED, COUNT = 5, 10
 FAULTS = {"confirmation_failure_rate": 0.3, "error_rate": 0.05}
@@ -97,7 +98,7 @@ def held(url: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[RunningStack]:
     """A small synthetic set read, triaged and drafted, with every draft but one referral left to approve."""
     tmp = tmp_path_factory.mktemp("submission")
     policy = tmp / "queues.toml"
@@ -108,7 +109,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "VHUB_FIXTURES_ISR_REQUESTS": "4",
         "VHUB_REVIEW_SECOND_APPROVER_FOR_RED": "false",
     }
-    with running_stack(tmp, incidents=COUNT, seed=SEED, env=env) as running:
+    with running_stack(tmp, incidents=COUNT, seed=SEED, database_url=databases.new_url(), env=env) as running:
         running.activate()
         start_isr_scan()
         running.scan()
@@ -239,16 +240,20 @@ def clone_and_approve(stack: RunningStack, workflow: str, payload: Callable[[dic
             if found
             else add_user(session, "clone.approver", "synthetic-second-approval-pass", "reviewer")
         )
+        copy_id, row_version = copy.id, copy.row_version
+    # Approved in a transaction of its own, as a reviewer approves a draft stored before: the submit job may start
+    # before the approval commits, and waits on the draft's row lock only for a draft that is already stored.
+    with stack.ctx.db.session() as session:
         approve(
             session,
-            copy.id,
+            copy_id,
             user,
-            copy.row_version,
+            row_version,
             now=utcnow(),
             jobs=stack.ctx.jobs,
             second_approver_for_red=False,
         )
-        return copy.id
+    return copy_id
 
 
 def submission(stack: RunningStack, draft_id: int) -> SubmissionRow:
@@ -310,8 +315,35 @@ def test_a_refused_submission_returns_to_review_with_the_portals_words(stack: Ru
     assert [] == list_failed(stack.ctx.jobs)
 
 
+def test_submit_jobs_queued_twice_are_sent_once_by_two_workers(stack: RunningStack) -> None:
+    """Each draft's submission queued a second time beside the first: the two workers, one store and one Redis
+    deliver each draft to its portal once, sent, with the portal's reference stored and found on the retry."""
+    for url in portals(stack).values():
+        httpx.post(
+            f"{url}/_admin/faults", json={"confirmation_failure_rate": 0, "error_rate": 0, "latency_ms": 0}, timeout=10
+        ).raise_for_status()
+    stack.activate()
+    drafts = [clone_and_approve(stack, workflow) for workflow in ("encompass", "marac", "referral", "encompass")]
+    with stack.ctx.db.session() as session:
+        for draft_id in drafts:
+            draft = session.get_one(DraftRow, draft_id)
+            queue_submission(draft_id, portal_for(draft.workflow, draft.recipient))
+    stack.wait_quiet(timeout=200)
+    rows = [submission(stack, draft_id) for draft_id in drafts]
+    with stack.ctx.db.session() as session:
+        statuses = [session.get_one(DraftRow, draft_id).status for draft_id in drafts]
+    held_keys = Counter(item["key"] for row in {row.portal for row in rows} for item in held(portals(stack)[row]))
+    assert ["sent"] * 4 == statuses
+    assert [("sent", 1)] * 4 == [(row.status, held_keys[row.key]) for row in rows]
+    assert [] == list_failed(stack.ctx.jobs)
+
+
 def vhub(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"VHUB_DATA_DIR": str(stack.ctx.settings.data_path), "PATH": "/usr/bin:/bin"}
+    env = {
+        "VHUB_DATA_DIR": str(stack.ctx.settings.data_path),
+        "VHUB_DATABASE_URL": stack.ctx.settings.database_url,
+        "PATH": "/usr/bin:/bin",
+    }
     return subprocess.run([sys.executable, "-m", "vhub", *args], capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from tests.conftest import ON_SQLITE_ONLY
 from tests.review.support import ReviewApp, data_quality_row, draft_row
 from vhub.review import dashboard, web
 from vhub.review.queue import CHOICES, FILTERS, GROUPS, PAGE_SIZE, TO_DO, queue_page, queue_rows, time_left
@@ -257,6 +258,7 @@ def write_lock(review_app: ReviewApp) -> Iterator[Callable[[], sqlite3.Connectio
         holder.close()
 
 
+@ON_SQLITE_ONLY  # SQLite's write lock
 def test_pages_answer_while_another_connection_holds_the_write_lock(
     review_app: ReviewApp, write_lock: Callable[[], sqlite3.Connection]
 ) -> None:

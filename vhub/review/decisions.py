@@ -46,6 +46,8 @@ def _name(session: Session, user_id: int | None) -> str:
 
 def claim(session: Session, draft: DraftRow, user: User, *, now: datetime, minutes: float) -> str | None:
     """Claim a draft for ``user`` unless someone else holds a live claim; returns that person's name if so."""
+    # Read again under the row's lock: two people opening the draft at once must not both think they hold it.
+    session.refresh(draft, with_for_update=True)
     if draft.claimed_by not in (None, user.id) and draft.claimed_until and draft.claimed_until > now:
         return _name(session, draft.claimed_by)
     if draft.status == DraftStatus.AWAITING_REVIEW and draft.first_approver != user.id:  # cannot finish it alone

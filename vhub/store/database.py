@@ -1,11 +1,13 @@
 """Engine, sessions and migrations. SQLite in WAL mode by default; PostgreSQL by URL.
 
 Writing transactions take SQLite's write lock when they begin; read-only ones (``session(read_only=True)``) never do.
+On PostgreSQL a read-only session is a READ ONLY transaction reading one snapshot, as it is on SQLite.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,10 +15,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from vhub.errors import ConfigurationError, VhubError
+from vhub.errors import BusinessError, ConfigurationError, VhubError
 from vhub.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -47,6 +49,38 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _postgresql_begin(connection: Any) -> None:
+    """A read-only transaction is one to the server too: a statement that writes is refused, and every statement
+    reads the same snapshot (a page's counts and rows agree, as they do on SQLite). Repeatable read never makes a
+    read-only transaction fail; writing transactions keep the server's default, read committed."""
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+_TOO_LONG = re.compile(r"character varying\((\d+)\)")
+
+
+def _postgresql_refusals(context: ExceptionContext) -> BaseException | None:
+    """What PostgreSQL refuses and SQLite stores as given, as an error a person can act on: a NUL character in text,
+    a value longer than its column. Neither quotes the value (it may be personal data)."""
+    original = context.original_exception
+    if "NUL (0x00)" in str(original) or getattr(original, "sqlstate", None) == "22021":
+        return BusinessError(
+            "A value contains a hidden control character (a NUL byte), which the database cannot store, so nothing "
+            "was saved. Retype it without it, or tell an administrator where it came from.",
+            code="nul_character",
+        )
+    if getattr(original, "sqlstate", None) == "22001":
+        limit = _TOO_LONG.search(str(original))
+        most = f"the {limit.group(1)} characters" if limit else "what"
+        return BusinessError(
+            f"A value is longer than {most} the database keeps for it, so nothing was saved. Shorten it, or tell an "
+            "administrator where it came from.",
+            code="too_long",
+        )
+    return None
+
+
 class ReadOnlySession(Session):
     """A session whose changes are refused at flush, before they reach the database (on any dialect)."""
 
@@ -70,11 +104,14 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql"):
         try:
-            return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         except ModuleNotFoundError:
             raise ConfigurationError(
                 "A PostgreSQL URL needs the PostgreSQL driver: pip install -e '.[postgres]' (psycopg)."
             ) from None
+        event.listen(engine, "begin", _postgresql_begin)
+        event.listen(engine, "handle_error", _postgresql_refusals)
+        return engine
     raise ConfigurationError(
         f"VHUB_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL; got a '{url.split(':')[0]}' URL."
     )

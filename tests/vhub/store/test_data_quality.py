@@ -15,6 +15,8 @@ from vhub.store.data_quality import already_resolved, resolve_item
 from vhub.store.runs import record_invalid
 from vhub.store.tables import AuditEventRow, DataQualityItemRow
 
+pytestmark = pytest.mark.both_engines
+
 PEOPLE = ("alex.reviewer", "sam.reviewer")
 
 

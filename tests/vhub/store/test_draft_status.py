@@ -13,6 +13,8 @@ from vhub.store import Database
 from vhub.store.draft_status import ALLOWED, DraftStatus, IllegalMove, move
 from vhub.store.tables import AuditEventRow, DraftRow
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def new_draft(db: Database) -> Callable[[str], int]:

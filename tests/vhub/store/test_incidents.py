@@ -6,12 +6,15 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from tests.conftest import ON_POSTGRESQL_ONLY
 from tests.factories import raw_incident
 from vhub.models import validate_incident
 from vhub.store import Database
 from vhub.store.drafts import incident_row
 from vhub.store.incidents import count_incidents, load_incident, match_key, save_incident, to_model
 from vhub.store.tables import AuditEventRow, PersonRow
+
+pytestmark = pytest.mark.both_engines
 
 
 def test_stored_incident_is_rebuilt_field_by_field(db: Database) -> None:
@@ -64,6 +67,17 @@ def test_audit_trail_is_append_only(db: Database) -> None:
     for statement in ("UPDATE audit_events SET actor = 'someone else'", "DELETE FROM audit_events"):
         with pytest.raises(IntegrityError, match="append-only"), db.session() as session:
             session.execute(text(statement))
+
+
+@ON_POSTGRESQL_ONLY
+def test_postgresql_refuses_to_truncate_the_audit_trail(db: Database) -> None:
+    """TRUNCATE, which empties a table without deleting row by row, is refused like UPDATE and DELETE."""
+    with db.session() as session:
+        save_incident(session, validate_incident(raw_incident()), source_system="records_system")
+    with pytest.raises(IntegrityError, match="append-only"), db.session() as session:
+        session.execute(text("TRUNCATE audit_events"))
+    with db.session() as session:
+        assert session.scalar(select(func.count(AuditEventRow.id))) > 0
 
 
 def test_a_stored_version_is_read_whole_in_the_same_statements_however_many_people_it_holds(db: Database) -> None:

@@ -1,29 +1,51 @@
-"""The migrations build exactly the schema the code declares, online and as a script a DBA applies."""
+"""The migrations build exactly the schema the code declares, online and as a script a DBA applies, on SQLite and
+PostgreSQL, and every one of them can be undone."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
 
+from tests.conftest import ON_POSTGRESQL_ONLY, ON_SQLITE_ONLY
+from tests.postgres import Cluster
 from vhub.settings import Settings
 from vhub.store import Database
 from vhub.store.database import MIGRATIONS, sql_script
 from vhub.store.tables import Base, PersonRow
 
+pytestmark = pytest.mark.both_engines
+
 
 def test_migrated_database_matches_the_declared_tables(db: Database) -> None:
-    """No table, column, index or foreign key differs between the migrated SQLite store and vhub/store/tables.py."""
+    """No table, column, index or foreign key differs between the migrated store and vhub/store/tables.py."""
     with db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [] == differences
 
 
+def test_every_migration_is_undone_and_done_again(db: Database) -> None:
+    """Downgrading a migrated store to nothing and upgrading it again leaves exactly the declared schema."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        leftover = connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one()
+        command.upgrade(config, "head")
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert (0, []) == (leftover, differences)
+
+
+@ON_SQLITE_ONLY
 def test_sqlite_script_builds_the_same_schema(db: Database, tmp_path: Path) -> None:
     """`vhub db upgrade --sql` for SQLite, applied by hand to an empty file, gives the schema the online path gives."""
     target = tmp_path / "by-hand.db"
@@ -36,6 +58,37 @@ def test_sqlite_script_builds_the_same_schema(db: Database, tmp_path: Path) -> N
     finally:
         engine.dispose()
     assert [] == differences
+
+
+@ON_POSTGRESQL_ONLY
+def test_postgresql_script_builds_the_same_schema(db: Database, settings: Settings, postgres_cluster: Cluster) -> None:
+    """`vhub db upgrade --sql` for PostgreSQL, applied with psql to an empty database as a DBA would, gives the
+    schema the online path gives, audit triggers included."""
+    target = postgres_cluster.url(postgres_cluster.create_database())
+    script = sql_script(target)
+    psql = [str(postgres_cluster.bin_dir / "psql"), "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1"]
+    applied = subprocess.run(
+        [*psql, target.replace("+psycopg", "")], input=script, capture_output=True, text=True, check=False
+    )
+    assert "" == applied.stderr
+    engine = create_engine(target)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            triggers = connection.execute(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass ORDER BY tgname")
+            ).scalars()
+            by_hand = list(triggers)
+        with db.engine.connect() as connection:
+            online = list(
+                connection.execute(
+                    text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass ORDER BY tgname")
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+    assert ([], ["audit_events_append_only", "audit_events_no_truncate"]) == (differences, by_hand)
+    assert online == by_hand
 
 
 def test_upgrading_fills_the_name_key_of_people_already_stored(settings: Settings) -> None:

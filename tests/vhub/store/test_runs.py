@@ -7,9 +7,11 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import ON_SQLITE_ONLY
 from vhub.store import Database
 from vhub.store.runs import (
     ListedVersion,
@@ -23,6 +25,8 @@ from vhub.store.runs import (
     start_run,
 )
 from vhub.watermark import OPEN
+
+pytestmark = pytest.mark.both_engines
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 LISTED = [ListedVersion(i, f"OCC/26/00000{i}", T0 + timedelta(minutes=i)) for i in range(1, 4)]
@@ -181,6 +185,7 @@ def test_a_version_done_after_the_hand_over_is_late(db: Database) -> None:
     assert [False, False, True] == late
 
 
+@ON_SQLITE_ONLY  # counted in SQLite's own steps
 def test_finishing_a_version_costs_the_same_in_a_run_of_any_size(db: Database) -> None:
     """The store's work (SQLite virtual-machine steps) to finish one version does not grow with the run."""
 

@@ -15,7 +15,8 @@ def test_report_morning_without_a_stack_says_to_start_one(
     """The morning report needs the queues' failed jobs and paused portals: with no stack it says to start one."""
     monkeypatch.setenv("VHUB_DATA_DIR", str(tmp_path / "var"))
     assert 2 == main(["report", "morning"])
-    assert "No running stack found: start `vhub up` first" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "No stack is running on the data folder" in err and "Start it with `vhub up`" in err
 
 
 def test_alerts_test_names_each_unset_channel(

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    with running_stack(tmp_path_factory.mktemp("discard"), incidents=5, seed=3) as running:
+    with running_stack(tmp_path_factory.mktemp("discard"), incidents=5, seed=3, database_url="") as running:
         yield running
 
 

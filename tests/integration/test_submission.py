@@ -36,7 +36,7 @@ from vhub.store.tables import AuditEventRow, DraftRow, SubmissionRow, UserRow, u
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.both_engines]
 
-SEED, COUNT = 5, 10
+SEED, COUNT = 9, 10  # a seed whose ten incidents give referrals, notices and MARAC referrals
 FAULTS = {"confirmation_failure_rate": 0.3, "error_rate": 0.05}
 EXPIRE_EVERY_S = 5.0
 POLICY = """

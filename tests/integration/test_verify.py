@@ -27,7 +27,7 @@ ONE_APPROVER = {"VHUB_REVIEW_SECOND_APPROVER_FOR_RED": "false"}
 def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningStack, Path]]:
     """20 incidents scanned, triaged and drafted, every draft approved and sent to the simulated portals."""
     tmp = tmp_path_factory.mktemp("verify")
-    with running_stack(tmp, incidents=20, seed=7, env=ONE_APPROVER) as stack:
+    with running_stack(tmp, incidents=20, seed=7, database_url="", env=ONE_APPROVER) as stack:
         stack.activate()
         stack.scan()
         stack.wait_quiet()

@@ -16,7 +16,9 @@ from vhub.store.incidents import count_incidents, latest_incidents, load_inciden
 from vhub.store.runs import get_watermark, open_data_quality_items
 from vhub.store.tables import AuditEventRow
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.both_engines]
+# The tests of the shared 100-incident run are on SQLite only (see test_pipeline.py); the fault test, with its
+# own stack, runs on both engines.
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
 
 def failed_jobs(stack: RunningStack) -> list[tuple[str, str]]:
@@ -117,6 +119,7 @@ def test_logs_hold_no_personal_data_or_credentials(first_run: tuple[RunningStack
 FAULTY_COUNT = 40  # two pages of results and enough reads to meet many errors and expired sessions
 
 
+@pytest.mark.both_engines
 def test_faults_do_not_change_the_result(tmp_path: Path, database_url: str) -> None:
     """With 10% server errors and sessions expired every half second, the store still equals the ground truth.
     (Every half second: reading by request, the run is over before a slower expiry would ever meet it.)"""

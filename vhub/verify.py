@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from vhub.failed import list_failed
+from vhub.failed import FailedJob, list_failed
 from vhub.queues import Jobs
 from vhub.store.draft_status import ALLOWED, APPROVALS, DraftStatus, approvals_needed
 from vhub.store.runs import ListedVersion, get_watermark
@@ -233,8 +233,7 @@ def _trail_problem(trail: list[AuditEventRow], approvers: set[str]) -> str | Non
     return None
 
 
-def failed_jobs_explained(jobs: Jobs) -> Check:
-    failed = list_failed(jobs)
+def failed_jobs_explained(failed: list[FailedJob]) -> Check:
     breaches = [
         f"failed job {job.id} ({job.function}) has no reason recorded"
         for job in failed
@@ -252,7 +251,8 @@ def verify(
     second_approver_for_red: bool,
 ) -> list[Check]:
     """Every check; ``listed``: what the records system lists (None: not read, the check says so)."""
-    failed_ids = {job.id for job in list_failed(jobs)}
+    failed = list_failed(jobs)  # read once: the source check and the failed-job check both use it
+    failed_ids = {job.id for job in failed}
     source = (
         incidents_accounted_for(session, listed, failed_ids)
         if listed is not None
@@ -263,7 +263,7 @@ def verify(
         partner_records_match(session, partners),
         sent_drafts_approved(session, second_approver_for_red=second_approver_for_red),
         audit_trails_unbroken(session),
-        failed_jobs_explained(jobs),
+        failed_jobs_explained(failed),
     ]
 
 

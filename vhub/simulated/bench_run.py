@@ -35,7 +35,6 @@ from urllib.parse import urljoin
 
 import httpx
 from playwright.sync_api import sync_playwright
-from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
 from bots.locators import extract_html, load
@@ -53,7 +52,7 @@ from vhub.settings import Settings
 from vhub.simulated.auto_approve import auto_approver, portal_counts
 from vhub.simulated.bench import naive_reader
 from vhub.simulated.bench_review import Timing, bench_review
-from vhub.simulated.demo import unfinished_work
+from vhub.simulated.demo import failed_jobs, unfinished_work
 from vhub.simulated.systems import Simulators
 from vhub.store.incidents import count_incidents
 from vhub.store.tables import DraftRow, RunRow, SubmissionRow, TriageResultRow, utcnow
@@ -362,10 +361,6 @@ def run_once(
                 ctx, stack.urls, send_per_portal, workers, time.monotonic() + time_limit_s
             )
     return figures
-
-
-def failed_jobs(ctx: context.AppContext) -> int:
-    return sum(FailedJobRegistry(queue=queue).count for queue in ctx.jobs.queues())
 
 
 def bench_run(

@@ -143,7 +143,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
                 session,
                 run_id,
                 jobs_in_flight=ctx.jobs.in_flight(),
-                failed_jobs=_failed_jobs(ctx),
+                failed_jobs=failed_jobs(ctx),
                 time_limit_s=None if finished else options.time_limit_s,
             )
         summary.update(conclude(summary, unfinished, incidents=len(truth.incidents), invalid=expected_invalid))
@@ -177,7 +177,7 @@ def _wait_quiet(ctx: context.AppContext, deadline: float, progress: Progress) ->
                 )
                 or 0
             )
-        progress.show("sending", sent, approved, f"failed jobs {_failed_jobs(ctx)}")
+        progress.show("sending", sent, approved, f"failed jobs {failed_jobs(ctx)}")
         quiet = 0 if ctx.jobs.in_flight() else quiet + 1
         time.sleep(0.5)
     progress.finish()
@@ -220,7 +220,8 @@ def keep_running(ctx: context.AppContext, stack: Stack, out: TextIO, *, try_comm
         return
 
 
-def _failed_jobs(ctx: context.AppContext) -> int:
+def failed_jobs(ctx: context.AppContext) -> int:
+    """Jobs in every queue's failed registry."""
     return sum(FailedJobRegistry(queue=queue).count for queue in ctx.jobs.queues())
 
 
@@ -238,7 +239,7 @@ def _follow(ctx: context.AppContext, run_id: str, deadline: float, progress: Pro
                 triaged = session.scalar(select(func.count(TriageResultRow.id))) or 0
                 stored = count_incidents(session)
                 drafts = session.scalar(select(func.count(DraftRow.id))) or 0
-        failed = _failed_jobs(ctx)
+        failed = failed_jobs(ctx)
         now = "scanning" if state["found"] is None else "triage" if handed_over else "ingest"
         if phase and now != phase:
             progress.finish()
@@ -361,7 +362,7 @@ def _summarise(ctx: context.AppContext, run_id: str, state: dict[str, Any]) -> d
             "data_quality_items": session.scalar(
                 select(func.count(DataQualityItemRow.id)).where(DataQualityItemRow.status == "open")
             ),
-            "failed_jobs": _failed_jobs(ctx),
+            "failed_jobs": failed_jobs(ctx),
             "source_system": SYSTEM,
         }
 

@@ -5,7 +5,8 @@
     │   └── InvalidRecord     a source record failed validation; stored as a data-quality item
     ├── ApplicationError      a system misbehaved (time-out, 5xx, lost session): retried with backoff
     │   ├── SystemUnavailable the external system did not answer or answered with a server error
-    │   └── SessionExpired    the external system signed the bot out; sign in again and retry
+    │   ├── SessionExpired    the external system signed the bot out; sign in again and retry
+    │   └── StoreConflict     other workers kept writing the same rows at the same moment; retried
     ├── SelectorDrift         a locator matched no element or several: pause that system, alert
     └── ConfigurationError    a setting or configuration file is wrong: an operator must fix it
 
@@ -62,6 +63,12 @@ class SessionExpired(ApplicationError):
     """An external system ended the bot's session; the bot signs in again."""
 
     code = "session_expired"
+
+
+class StoreConflict(ApplicationError):
+    """Other workers' writes of the same rows kept meeting this one's; retrying after them succeeds."""
+
+    code = "store_conflict"
 
 
 class SelectorDrift(VhubError):

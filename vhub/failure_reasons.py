@@ -24,6 +24,11 @@ _PLAIN: tuple[tuple[str, str], ...] = (
         "several times and gave up. Check the system is up (ask its owners if not), then replay the job.",
     ),
     (
+        "StoreConflict",
+        "Other workers were storing the same records at the same moment, and this job gave way to them each time. "
+        "Replay it: nothing is stored twice.",
+    ),
+    (
         "SelectorDrift",
         "A page of the other system has changed its layout, so the bot could not find what it needed. Its selectors "
         "file must be corrected (runbooks/paused-portal.md; a partner portal stays paused until then), then the "
@@ -84,6 +89,7 @@ _UNEXPECTED = (
 _CODES = {
     "system_unavailable": "SystemUnavailable",
     "session_expired": "SessionExpired",
+    "store_conflict": "StoreConflict",
     "submission_unconfirmed": "SubmissionUnconfirmed",
     "selector_drift": "SelectorDrift",
     "refused_job": "RefusedJob",

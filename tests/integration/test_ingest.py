@@ -14,7 +14,7 @@ from vhub.failed import list_failed
 from vhub.models import validate_incident
 from vhub.store.incidents import count_incidents, latest_incidents, load_incident
 from vhub.store.runs import get_watermark, open_data_quality_items
-from vhub.store.tables import AuditEventRow
+from vhub.store.tables import AuditEventRow, ScanItemRow
 
 # The tests of the shared 100-incident run are on SQLite only (see test_pipeline.py); the fault test, with its
 # own stack, runs on both engines.
@@ -24,6 +24,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 def failed_jobs(stack: RunningStack) -> list[tuple[str, str]]:
     """What failed for good, and why (empty when nothing did)."""
     return [(job.function, job.reason) for job in list_failed(stack.ctx.jobs)]
+
+
+def what_became_of(stack: RunningStack, run_id: str, references: list[str]) -> dict[str, dict[str, object]]:
+    """For each reference, its version's status in the run and any data-quality reasons: what a failure shows."""
+    with stack.ctx.db.session() as session:
+        items = session.scalars(
+            select(ScanItemRow).where(ScanItemRow.run_id == run_id, ScanItemRow.reference.in_(references))
+        ).all()
+        kept = {item.reference: item.reasons for item in open_data_quality_items(session)}
+        return {
+            reference: {
+                "in_run": [(item.status, item.job_id) for item in items if item.reference == reference],
+                "kept_for_review": kept.get(reference),
+            }
+            for reference in references
+        }
 
 
 @pytest.fixture
@@ -131,7 +147,10 @@ def test_faults_do_not_change_the_result(tmp_path: Path, database_url: str) -> N
         with stack.ctx.db.session() as session:
             stored = {incident.reference: incident for incident in latest_incidents(session)}
         failed = failed_jobs(stack)
-    truth = {item.reference: item.incident for item in generate(SEED + 1, FAULTY_COUNT).incidents if item.incident}
+        truth = {item.reference: item.incident for item in generate(SEED + 1, FAULTY_COUNT).incidents if item.incident}
+        astray = sorted(ref for ref in truth.keys() | stored.keys() if truth.get(ref) != stored.get(ref))
+        fates = what_became_of(stack, run["run_id"], astray)
+    assert {} == fates
     assert truth == stored
     assert FAULTY_COUNT == run["found"]
     assert [] == failed

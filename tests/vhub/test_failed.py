@@ -57,6 +57,7 @@ DRIFT = (
         (DRIFT, "A page of the other system has changed its layout"),
         ("vhub.errors.SystemUnavailable: [system_unavailable] The records system did not answer", "The other system"),
         ("bots.submission.SubmissionUnconfirmed: [submission_unconfirmed] no reference", "The partner's portal may"),
+        ("vhub.errors.StoreConflict: [store_conflict] met other workers' inserts", "Other workers were storing"),
         ("rq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (600 seconds)", "The job ran past"),
         ("Work-horse terminated unexpectedly; waitpid returned 9", "The worker running the job stopped"),
         ("KeyError: 'deadline'", "An unexpected error in vhub itself"),

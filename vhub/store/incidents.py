@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from vhub.errors import StoreConflict
 from vhub.models import Address, ChildRiskAssessment, DashAssessment, Incident, Person, Ppn
 from vhub.store.audit import record_event
 from vhub.store.tables import (
@@ -24,6 +25,7 @@ from vhub.store.tables import (
 )
 
 SaveOutcome = Literal["new", "unchanged"]
+_ATTEMPTS = 3  # a version meets at most a few other workers' inserts of the same people
 
 
 def name_key(forename: str, surname: str) -> str:
@@ -48,17 +50,22 @@ def has_version(session: Session, reference: str, last_modified: datetime) -> bo
 def save_incident(session: Session, incident: Incident, *, source_system: str, actor: str = "ingest") -> SaveOutcome:
     """Store one incident version; an already stored version is left as it is.
 
-    Runs inside a savepoint so a concurrent insert of the same version by another worker ends as
-    "unchanged" rather than as an error."""
-    if has_version(session, incident.reference, incident.last_modified):
-        return "unchanged"
-    try:
-        with session.begin_nested():
-            row = _incident_row(session, incident, source_system)
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return "unchanged"
+    The insert runs in a savepoint. A unique key met there is another worker's insert, now committed: of the
+    same version (then this one is "unchanged"), or of a person both incidents name and neither found stored
+    (then the next attempt finds that person's row and stores this version beside it). A key met is never
+    taken to mean this version is stored without looking: that lost incidents while their run completed."""
+    for _ in range(_ATTEMPTS):
+        if has_version(session, incident.reference, incident.last_modified):
+            return "unchanged"
+        try:
+            with session.begin_nested():
+                session.add(_incident_row(session, incident, source_system))
+                session.flush()
+        except IntegrityError:
+            continue
+        break
+    else:
+        raise StoreConflict(f"an incident version met other workers' inserts {_ATTEMPTS} times; try again")
     newest = session.scalar(
         select(func.max(IncidentRow.last_modified)).where(IncidentRow.reference == incident.reference)
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -78,6 +81,44 @@ def test_postgresql_refuses_to_truncate_the_audit_trail(db: Database) -> None:
         session.execute(text("TRUNCATE audit_events"))
     with db.session() as session:
         assert session.scalar(select(func.count(AuditEventRow.id))) > 0
+
+
+@ON_POSTGRESQL_ONLY
+def test_two_incidents_naming_the_same_new_person_are_both_stored_when_read_at_once(db: Database) -> None:
+    """Two workers store incidents that name the same person, not yet in the store, at the same moment: the one
+    whose person row meets the other's waits, then stores its incident too, and never reports it already stored
+    (it did, and the run completed with the incident missing)."""
+    first = validate_incident(raw_incident())
+    second = validate_incident(raw_incident(reference="OCC/26/000202", system_id=202))
+    outcome: dict[str, str] = {}
+
+    def store_second() -> None:
+        with db.session() as session:
+            outcome["second"] = save_incident(session, second, source_system="records_system")
+
+    other = threading.Thread(target=store_second)
+    with db.session() as session:
+        assert "new" == save_incident(session, first, source_system="records_system")
+        other.start()  # its insert of the shared people waits on this transaction's uncommitted rows
+        _wait_until_a_statement_waits_on_a_lock(db)
+    other.join(timeout=30)
+    assert {"second": "new"} == outcome
+    with db.session() as session:
+        assert first == load_incident(session, first.reference)
+        assert second == load_incident(session, second.reference)
+
+
+def _wait_until_a_statement_waits_on_a_lock(db: Database) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.engine.connect() as connection:
+            if connection.scalar(waiting):
+                return
+        time.sleep(0.05)
+    pytest.fail("the second transaction never waited on the first")
 
 
 def test_a_stored_version_is_read_whole_in_the_same_statements_however_many_people_it_holds(db: Database) -> None:

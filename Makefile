@@ -12,8 +12,11 @@ DEMO_ARGS ?=
 demo: $(STAMP) system-deps
 	$(BIN)/vhub demo $(DEMO_ARGS)
 
+# Two test processes (CI has two cores); each module's tests stay in one of them (tests/conftest.py).
+TEST_PROCESSES ?= 2
+
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

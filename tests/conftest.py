@@ -53,6 +53,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("store_engine", ENGINES, indirect=True, scope="session")
 
 
+SHARED_RUNS = ("synthetic_run",)
+"""Session fixtures that start a whole stack and run it: every test that uses one goes to the same test process."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With several test processes (``make test`` runs two), a module's tests stay in one process, so what a module
+    starts once is started once; the tests of a shared run go together wherever their modules are."""
+    for item in items:
+        shared = next((name for name in SHARED_RUNS if name in getattr(item, "fixturenames", ())), None)
+        item.add_marker(pytest.mark.xdist_group(shared or item.nodeid.split("::", 1)[0]))
+
+
 def _pinned(metafunc: pytest.Metafunc) -> bool:
     """The test names its engine itself (``@ON_SQLITE_ONLY``: it is about that engine)."""
     return any("store_engine" in str(marker.args[0]) for marker in metafunc.definition.iter_markers("parametrize"))

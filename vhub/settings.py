@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     log_level: str = "INFO"
     keep_success_evidence: bool = Field(False, description="also keep a screenshot of successful steps")
+    evidence_store: Literal["folder", "database"] = Field(
+        "folder",
+        description="where the evidence of failed bot steps (screenshots, saved pages, traces: personal data) is kept: "
+        "'folder' = <data>/evidence on the worker's own machine (one machine); 'database' = in the store, so the "
+        "review app on any host shows what a worker on another kept (workers on several hosts: set it on every one)",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from fixtures.records_system import generate
 from tasks.ingest import ingest, ingest_failed
 from tests.integration.conftest import RunningStack, running_stack
+from vhub.evidence import FolderEvidence
 from vhub.failed import discard, list_failed, show
 from vhub.store.runs import ListedVersion, record_found, run_progress, start_run
 from vhub.store.tables import AuditEventRow, DataQualityItemRow
@@ -57,7 +58,7 @@ def test_a_failed_ingest_is_shown_with_its_evidence_and_discarded_without_losing
         stack.wait_quiet()
     finally:
         stack.admin("POST", "faults", {"layout": "standard"})
-    shown = show(stack.ctx.jobs, job.id, stack.ctx.settings.evidence_dir)
+    shown = show(stack.ctx.jobs, job.id, FolderEvidence(stack.ctx.settings.evidence_dir))
     assert shown.explanation.startswith("A page of the other system has changed its layout")
     assert (1, 1) == (shown.attempts, len(shown.evidence))
     assert {"screenshot.png", "trace.zip", "page.html"} <= set(shown.evidence[0].files)

@@ -451,7 +451,14 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
     port = settings.review_port if args.port is None else args.port
     host = args.host or settings.review_host
     config = uvicorn.Config(
-        create_app(settings, ctx), host=host, port=port, access_log=False, log_config=None, lifespan="off"
+        create_app(settings, ctx),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+        proxy_headers=True,  # believed only from review_trusted_proxies
+        forwarded_allow_ips=settings.review_trusted_proxies,
     )
     server = uvicorn.Server(config)
     print(f"review app on http://{host}:{port}", flush=True)

@@ -109,11 +109,18 @@ class ExecutionHeartbeat:
     # ----------------------------------------------------------------- the thread
     def _run(self) -> None:
         while not self._stopping.wait(self.interval_s):
-            with self._lock:
-                if self._held is not None:
-                    self._renew_held()
+            self.tick()
+
+    def tick(self) -> None:
+        """One beat: renew the running job's execution, then sweep lapsed jobs and dead schedulers' locks."""
+        with self._lock:
+            if self._held is not None:
+                self._renew_held()
+        try:
             self.sweep()
             self.free_stale_scheduler_locks()
+        except Exception as error:  # noqa: BLE001 - the renewals must go on whatever a sweep meets
+            log.error("sweep failed", error=type(error).__name__)
 
     def _fresh(self) -> bool:
         # Another worker may take the job once ttl_s has passed since the last renewal: stop a full interval sooner.

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from redis.exceptions import RedisError
 from rq import Worker
 from rq.executions import Execution
 from rq.job import Job
@@ -33,7 +32,8 @@ from rq.utils import as_text
 from rq.worker import BaseWorker
 
 from fixtures.records_system import generate
-from tasks.ingest import ingest, ingest_failed, start_scan
+from tasks.ingest import start_scan
+from tests.conftest import wait_for_redis
 from tests.fixtures.sessions import TestClient, csrf_token
 from tests.integration.conftest import RunningStack
 from tests.postgres import Cluster
@@ -49,7 +49,7 @@ from vhub.runtime import Stack, free_port
 from vhub.settings import Settings
 from vhub.simulated import Simulators
 from vhub.simulated.auto_approve import approve_all
-from vhub.store.runs import ListedVersion, record_found, run_progress, start_run
+from vhub.store.runs import ListedVersion, run_progress
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, pytest.mark.hosts]
 
@@ -81,14 +81,7 @@ def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     process = subprocess.Popen(["redis-server", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://:{password}@127.0.0.1:{port}/0"
-    client = Redis.from_url(url)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except RedisError:
-            time.sleep(0.05)
-    client.close()
+    wait_for_redis(url)
     yield url
     process.terminate()
     process.wait(10)
@@ -276,19 +269,8 @@ def test_two_hosts_share_the_work_every_invariant_holds_and_evidence_reaches_the
     assert record.last_modified is not None
     # A version not yet stored (stored ones are not read again): the bot must open its page.
     listed = ListedVersion(record.system_id, record.reference, record.last_modified + timedelta(minutes=1))
-    with systems.ctx.db.session() as session:
-        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
-        record_found(session, run_id, "records_system", [listed])
     systems.admin("POST", "faults", {"layout": "variant"})
-    job = systems.ctx.jobs.enqueue(
-        "ingest",
-        ingest,
-        run_id,
-        listed.system_id,
-        listed.reference,
-        listed.last_modified.isoformat(),
-        on_failure=ingest_failed,
-    )
+    _run_id, job = systems.ingest_one(listed)
     failed = FailedJobRegistry(queue=systems.ctx.jobs.queue("ingest"))
     wait_until(lambda: job.id in failed.get_job_ids(), 120, "the ingest failed on host B")
     systems.admin("POST", "faults", {"layout": "standard"})

@@ -15,7 +15,8 @@ demo: $(STAMP) system-deps
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -m "not hosts"
 
-# Workers from two working folders sharing one Redis and one PostgreSQL, killed and frozen mid-job (about 5 minutes).
+# The shared deployment: workers from two working folders sharing one Redis and one PostgreSQL, killed and frozen
+# mid-job, and the review app behind a proxy (about 6 minutes).
 test-hosts: $(STAMP) system-deps
 	$(BIN)/pytest -m hosts
 

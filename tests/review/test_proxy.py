@@ -21,7 +21,7 @@ from vhub.settings import Settings
 from vhub.store import Database
 from vhub.store.tables import AuditEventRow
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.hosts]
 
 CLIENT = "203.0.113.5"  # the person's address, as the proxy forwards it
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.portal import PortalPage, SignedInBot
+from vhub import heartbeat
 from vhub.errors import ApplicationError, BusinessError, SelectorDrift, SessionExpired, SystemUnavailable
 from vhub.logs import get_logger
 
@@ -121,6 +122,7 @@ class SubmissionBot(SignedInBot, ABC):
 
     def _post_once(self, page: PortalPage, button: str, result_page: str, what: str) -> str:
         """Click send once: the reference from the confirmation, or the portal's refusal in its own words."""
+        heartbeat.guard()  # a worker that may have lost this job to another stops here, before sending
         try:
             page.submit(button)
         except SystemUnavailable as error:

@@ -188,6 +188,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
+    wait_for_redis(url)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def wait_for_redis(url: str) -> None:
+    """Wait up to 10 s for a redis-server just started to answer."""
     client = Redis.from_url(url)
     for _ in range(200):
         try:
@@ -195,10 +203,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             break
         except RedisError:
             time.sleep(0.05)
-    yield url
     client.close()
-    process.terminate()
-    process.wait(10)
 
 
 @pytest.fixture

@@ -215,12 +215,28 @@ class BrowserSession:
         except Exception as error:  # noqa: BLE001 - evidence is best effort; the original error matters
             log.warning("evidence incomplete", system=self.system, evidence=str(folder), error=type(error).__name__)
             return folder
-        log.info("evidence saved", system=self.system, outcome=outcome, evidence=str(folder))
+        where = str(folder)
+        if self.settings.evidence_store == "database":
+            where = _into_store(self.settings, folder, str(context.get("job_id", "no-job")))
+        log.info("evidence saved", system=self.system, outcome=outcome, evidence=where)
         return folder
 
     def close(self) -> None:
         """Close this session's context (the shared browser stays for the process's other sessions)."""
         self._close_context()
+
+
+def _into_store(settings: Settings, folder: Path, job_id: str) -> str:
+    """Move a folder of evidence into the store (``VHUB_EVIDENCE_STORE=database``); where it now is. If the store
+    cannot take it, it stays in the folder on this machine, and the log says so."""
+    from vhub import context as app_context  # the process's store, built by its entry point
+    from vhub.evidence import DatabaseEvidence
+
+    try:
+        return DatabaseEvidence(app_context.current().db).keep(folder, job_id)
+    except Exception as error:  # noqa: BLE001 - the evidence stays on this disk; the original error matters
+        log.warning("evidence kept on this machine only", evidence=str(folder), error=type(error).__name__)
+        return str(folder)
 
 
 _sessions: dict[str, BrowserSession] = {}

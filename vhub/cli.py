@@ -286,7 +286,12 @@ def cmd_failed(args: argparse.Namespace) -> int:
         print(f"Name one job id: `vhub failed {args.action} ID` (`vhub failed list` shows them).", file=sys.stderr)
         return 2
     if args.action == "show":
-        print(_shown(failed.show(jobs, args.job_ids[0], ctx.settings.evidence_dir)))
+        from vhub.evidence import FolderEvidence, store_for
+
+        # A read-only command: the store is opened only where the evidence is kept in it.
+        database = ctx.settings.evidence_store == "database"
+        kept = store_for(ctx.settings, ctx.db) if database else FolderEvidence(ctx.settings.evidence_dir)
+        print(_shown(failed.show(jobs, args.job_ids[0], kept)))
         return 0
     if args.action == "discard":
         if not args.reason:
@@ -335,7 +340,10 @@ def _shown(job: Any) -> str:
         lines.append("Evidence:        none kept (the job failed before a bot opened a page)")
     for evidence in job.evidence:
         files = ", ".join(evidence.files) or "no files"
-        lines.append(f"Evidence {evidence.number}:      {evidence.folder} ({files})")
+        where = f"{evidence.folder} in the database (the review app's Failed jobs page shows it)"
+        if not evidence.in_database:
+            where = str(evidence.folder)
+        lines.append(f"Evidence {evidence.number}:      {where} ({files})")
     lines.append(
         f"Next: once the cause is fixed, `vhub failed replay {job.id}`; "
         f'or `vhub failed discard {job.id} --reason "..."`.'
@@ -443,7 +451,14 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
     port = settings.review_port if args.port is None else args.port
     host = args.host or settings.review_host
     config = uvicorn.Config(
-        create_app(settings, ctx), host=host, port=port, access_log=False, log_config=None, lifespan="off"
+        create_app(settings, ctx),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+        proxy_headers=True,  # believed only from review_trusted_proxies
+        forwarded_allow_ips=settings.review_trusted_proxies,
     )
     server = uvicorn.Server(config)
     print(f"review app on http://{host}:{port}", flush=True)

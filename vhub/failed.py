@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
@@ -19,7 +18,9 @@ from rq.results import Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vhub import evidence
 from vhub.errors import BusinessError, VhubError
+from vhub.evidence import Evidence, EvidenceStore
 from vhub.failure_reasons import explain
 from vhub.models import LONDON
 from vhub.queues import SERIALIZER, Jobs
@@ -34,14 +35,8 @@ from vhub.store.tables import DraftRow, RunRow, ScanItemRow, SubmissionRow, utcn
 # still listed with its reason, but its function and arguments are never unpickled to show them (and a
 # worker refuses it if it is replayed).
 UNREADABLE = "(not readable: not stored as JSON)"
-JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-EVIDENCE_FILES = {  # the only files of an evidence folder that are ever served, and how
-    "screenshot.png": "image/png",
-    "trace.zip": "application/zip",
-    "page.html": "text/plain; charset=utf-8",
-    "fetched.html": "text/plain; charset=utf-8",
-    "fetched-url.txt": "text/plain; charset=utf-8",
-}
+JOB_ID = evidence.JOB_ID
+EVIDENCE_FILES = evidence.FILES  # the only files of an evidence folder that are ever served, and how
 
 # vhub's jobs that can be discarded, each leaving its work where a person sees it (``_leave_for_a_person``).
 _DISCARDED = {
@@ -59,16 +54,6 @@ _NOT_DISCARDED = {
     "tasks.draft.draft_action": "the action would never be drafted, so nobody would review or send it",
     "tasks.isr.isr_lookup": "the information sharing request would never be answered",
 }
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One evidence folder a failed attempt left: ``number`` addresses it (1 = the oldest), ``files`` the names
-    of the fixed list it holds."""
-
-    number: int
-    folder: Path
-    files: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -113,7 +98,7 @@ def _call(job: Job) -> tuple[str, str]:
         return "?", UNREADABLE
 
 
-def _failed_job(job: Job, queue: str, evidence_dir: Path | None = None) -> FailedJob:
+def _failed_job(job: Job, queue: str, kept: EvidenceStore | None = None) -> FailedJob:
     function, args = _call(job)
     return FailedJob(
         id=job.id,
@@ -124,7 +109,7 @@ def _failed_job(job: Job, queue: str, evidence_dir: Path | None = None) -> Faile
         reason=_reason(job),
         attempts=_attempts(job),
         enqueued_at=_aware(job.enqueued_at),
-        evidence=evidence_of(evidence_dir, job.id) if evidence_dir is not None else (),
+        evidence=kept.of_job(job.id) if kept is not None else (),
     )
 
 
@@ -157,7 +142,7 @@ def _registry_of(jobs: Jobs, job_id: str) -> FailedJobRegistry | None:
     return None
 
 
-def show(jobs: Jobs, job_id: str, evidence_dir: Path) -> FailedJob:
+def show(jobs: Jobs, job_id: str, kept: EvidenceStore) -> FailedJob:
     """One failed job with its evidence; refuses an id that is not a failed job."""
     registry = _registry_of(jobs, job_id) if JOB_ID.fullmatch(job_id) else None
     if registry is None:
@@ -166,33 +151,15 @@ def show(jobs: Jobs, job_id: str, evidence_dir: Path) -> FailedJob:
         job = Job.fetch(job_id, connection=jobs.connection, serializer=SERIALIZER)
     except NoSuchJobError:
         raise _unknown([job_id], "shown") from None
-    return _failed_job(job, registry.name, evidence_dir)
+    return _failed_job(job, registry.name, kept)
 
 
-def evidence_of(evidence_dir: Path, job_id: str) -> tuple[Evidence, ...]:
-    """The evidence folders the job's failed attempts left (``<evidence>/<system>/<stamp>-failure-<job>-<item>``),
-    oldest first. Only the fixed list of files is ever named."""
-    if not JOB_ID.fullmatch(job_id) or not evidence_dir.is_dir():
-        return ()
-    folders = sorted(
-        (path for path in evidence_dir.glob(f"*/*-failure-{job_id}-*") if path.is_dir()),
-        key=lambda path: path.name,
-    )
-    return tuple(
-        Evidence(number, folder, tuple(name for name in EVIDENCE_FILES if (folder / name).is_file()))
-        for number, folder in enumerate(folders, start=1)
-    )
-
-
-def evidence_file(jobs: Jobs, evidence_dir: Path, job_id: str, number: int, name: str) -> Path | None:
-    """The file ``name`` (from the fixed list) of the job's ``number``th evidence folder, or None. The path is
-    built from what is found on disk, never from what was asked for."""
+def evidence_file(jobs: Jobs, kept: EvidenceStore, job_id: str, number: int, name: str) -> bytes | None:
+    """The file ``name`` (from the fixed list) of a failed job's ``number``th evidence, or None. Where it is read
+    from is found from what was kept, never from what was asked for."""
     if name not in EVIDENCE_FILES or not JOB_ID.fullmatch(job_id) or _registry_of(jobs, job_id) is None:
         return None
-    for evidence in evidence_of(evidence_dir, job_id):
-        if evidence.number == number and name in evidence.files:
-            return evidence.folder / name
-    return None
+    return kept.read(job_id, number, name)
 
 
 def check_failed(jobs: Jobs, job_ids: list[str]) -> None:

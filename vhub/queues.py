@@ -64,6 +64,8 @@ class QueuePolicy:
     rate_limits: dict[str, int]
     schedules: tuple[Schedule, ...]
     maintenance_interval_s: int = 60
+    heartbeat_interval_s: float = 5.0
+    heartbeat_ttl_s: float = 20.0
 
     @classmethod
     def load(cls, path: Path = POLICY_FILE) -> QueuePolicy:
@@ -94,6 +96,8 @@ class QueuePolicy:
                 rate_limits,
                 schedules,
                 int(queues.get("maintenance_interval_s", 60)),
+                float(queues.get("heartbeat_interval_s", 5)),
+                float(queues.get("heartbeat_ttl_s", 20)),
             )
         except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
             raise ConfigurationError(
@@ -105,6 +109,11 @@ class QueuePolicy:
     def _check(self, path: Path) -> None:
         if self.maintenance_interval_s < 1:
             raise ConfigurationError(f"{path}: queues.maintenance_interval_s must be at least 1 second.")
+        if self.heartbeat_interval_s <= 0 or self.heartbeat_ttl_s < 3 * self.heartbeat_interval_s:
+            raise ConfigurationError(
+                f"{path}: queues.heartbeat_ttl_s must be at least three times queues.heartbeat_interval_s (above 0), "
+                "so one late heartbeat never gives a running job to another worker."
+            )
         for job in self.jobs.values():
             if job.queue not in self.order:
                 raise ConfigurationError(f"{path}: job '{job.name}' uses queue '{job.queue}', not in queues.order.")

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "config" / "review.toml", description="the review queue's policy (bulk approval)"
     )
     review_https: bool = Field(False, description="the app is served over https (cookies are then Secure)")
+    review_trusted_proxies: str = Field(
+        "127.0.0.1",
+        description="addresses (comma-separated, or '*') of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto the review app believes: the client address they give is the one failed sign-ins are "
+        "counted against; any other sender's headers are ignored",
+    )
 
     alert_webhook_url: SecretStr = Field(
         SecretStr(""),
@@ -140,6 +146,12 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     log_level: str = "INFO"
     keep_success_evidence: bool = Field(False, description="also keep a screenshot of successful steps")
+    evidence_store: Literal["folder", "database"] = Field(
+        "folder",
+        description="where the evidence of failed bot steps (screenshots, saved pages, traces: personal data) is kept: "
+        "'folder' = <data>/evidence on the worker's own machine (one machine); 'database' = in the store, so the "
+        "review app on any host shows what a worker on another kept (workers on several hosts: set it on every one)",
+    )
 
     @field_validator("timezone")
     @classmethod

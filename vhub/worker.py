@@ -19,7 +19,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import DeserializationError
 from rq.job import Job
 
-from vhub import browser, logs, redaction
+from vhub import browser, heartbeat, logs, redaction
 from vhub.errors import ConfigurationError
 from vhub.queues import NOT_RETRIED, SERIALIZER, Jobs, QueuePolicy, connect
 from vhub.settings import Settings
@@ -46,9 +46,16 @@ class RefusedJob(ConfigurationError):
 
 
 class VhubWorker(SimpleWorker):
-    def __init__(self, *args: Any, allowed: tuple[str, ...] = TASKS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        allowed: tuple[str, ...] = TASKS,
+        beat: heartbeat.ExecutionHeartbeat | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **{**kwargs, "serializer": SERIALIZER})  # never pickle, whatever the caller says
         self.allowed = allowed
+        self.beat = beat
 
     def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
         try:
@@ -70,6 +77,14 @@ class VhubWorker(SimpleWorker):
                 )
 
             job.perform = refuse  # type: ignore[method-assign]
+        if self.beat is not None:
+            perform, beat = job.perform, self.beat
+
+            def perform_held() -> Any:
+                with beat.holding(queue, execution):  # short heartbeats while the job itself runs
+                    return perform()
+
+            job.perform = perform_held  # type: ignore[method-assign]
         return bool(super().perform_job(job, queue, execution))
 
     def execute_job(self, job: Job, queue: Queue) -> None:
@@ -90,6 +105,12 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
     if not settings.redis_url:
         raise SystemExit("vhub worker needs VHUB_REDIS_URL (or use `vhub up`, which starts its own Redis).")
     jobs = Jobs(connect(settings.redis_url), QueuePolicy.load(settings.queue_config))
+    beat = heartbeat.ExecutionHeartbeat(
+        jobs.connection,
+        jobs.queues(),
+        interval_s=jobs.policy.heartbeat_interval_s,
+        ttl_s=jobs.policy.heartbeat_ttl_s,
+    )
     worker = VhubWorker(
         jobs.queues(),
         connection=jobs.connection,
@@ -99,8 +120,13 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
         # An idle worker waits for work this long less 15 s before it looks again; tied to the maintenance
         # interval, so an idle worker also does its maintenance on time (rq's default waits almost 7 min).
         worker_ttl=jobs.policy.maintenance_interval_s + 15,
+        beat=beat,
     )
+    heartbeat.use(beat)
+    beat.start()
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
     finally:
+        beat.stop()
+        heartbeat.use(None)
         browser.close_all()

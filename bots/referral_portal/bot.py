@@ -16,7 +16,7 @@ from bots.referral_portal.journey import Journey
 from bots.referral_portal.pages import FormPage
 from bots.referral_portal.route import PortalRoute, check_route, load_route
 from bots.submission import DraftNotSendable, PartnerRejected, Submission, SubmissionBot, SubmissionUnconfirmed
-from vhub import redaction
+from vhub import heartbeat, redaction
 from vhub.browser import BrowserSession
 from vhub.drafting.referral_form import ReferralForm
 from vhub.errors import ApplicationError, BusinessError, ConfigurationError, SessionExpired
@@ -112,6 +112,7 @@ class ReferralPortalBot(SubmissionBot):
 
     def _send(self, final: FormPage) -> str:
         """Press the final submit once and read the portal's answer."""
+        heartbeat.guard()  # a worker that may have lost this job to another stops here, before sending
         try:
             final.click("submit")
             messages, reference = final.outcome(self.locators["outcome"])

@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from rq.job import Job
 
-from tasks.ingest import start_scan
+from tasks.ingest import ingest, ingest_failed, start_scan
 from tasks.isr import start_isr_scan
 from tests.conftest import Databases
 from tests.factories import raw_incident
@@ -23,7 +24,7 @@ from vhub.context import AppContext
 from vhub.runtime import Stack
 from vhub.settings import Settings
 from vhub.simulated import Simulators
-from vhub.store.runs import run_progress
+from vhub.store.runs import ListedVersion, record_found, run_progress, start_run
 
 
 @dataclass
@@ -74,6 +75,23 @@ class RunningStack:
         """Make this stack's context the one task functions use (another stack may have replaced it)."""
         context.use(self.ctx)
         return self
+
+    def ingest_one(self, listed: ListedVersion) -> tuple[str, Job]:
+        """A run that found one version, and that version's ingest queued as a scan queues it: run id and job."""
+        with self.ctx.db.session() as session:
+            run_id = start_run(session, kind="test", system="records_system", changed_since=None)
+            record_found(session, run_id, "records_system", [listed])
+        self.activate()
+        job = self.ctx.jobs.enqueue(
+            "ingest",
+            ingest,
+            run_id,
+            listed.system_id,
+            listed.reference,
+            listed.last_modified.isoformat(),
+            on_failure=ingest_failed,
+        )
+        return run_id, job
 
     def scan(self, timeout: float = 240.0) -> dict[str, Any]:
         """Queue a scan and wait until its run is complete (every found version handled)."""

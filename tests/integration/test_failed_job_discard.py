@@ -12,10 +12,10 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from fixtures.records_system import generate
-from tasks.ingest import ingest, ingest_failed
 from tests.integration.conftest import RunningStack, running_stack
+from vhub.evidence import FolderEvidence
 from vhub.failed import discard, list_failed, show
-from vhub.store.runs import ListedVersion, record_found, run_progress, start_run
+from vhub.store.runs import ListedVersion, run_progress
 from vhub.store.tables import AuditEventRow, DataQualityItemRow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
@@ -35,21 +35,9 @@ def test_a_failed_ingest_is_shown_with_its_evidence_and_discarded_without_losing
     record = next(item for item in generate(3, 5).incidents if item.incident is not None and item.last_modified)
     assert record.last_modified is not None
     listed = ListedVersion(record.system_id, record.reference, record.last_modified)
-    with stack.ctx.db.session() as session:
-        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
-        record_found(session, run_id, "records_system", [listed])
     stack.admin("POST", "faults", {"layout": "variant"})
     try:
-        stack.activate()
-        job = stack.ctx.jobs.enqueue(
-            "ingest",
-            ingest,
-            run_id,
-            listed.system_id,
-            listed.reference,
-            listed.last_modified.isoformat(),
-            on_failure=ingest_failed,
-        )
+        run_id, job = stack.ingest_one(listed)
         failed_registry = FailedJobRegistry(queue=stack.ctx.jobs.queue("ingest"))
         deadline = time.monotonic() + 120
         while job.id not in failed_registry.get_job_ids() and time.monotonic() < deadline:
@@ -57,7 +45,7 @@ def test_a_failed_ingest_is_shown_with_its_evidence_and_discarded_without_losing
         stack.wait_quiet()
     finally:
         stack.admin("POST", "faults", {"layout": "standard"})
-    shown = show(stack.ctx.jobs, job.id, stack.ctx.settings.evidence_dir)
+    shown = show(stack.ctx.jobs, job.id, FolderEvidence(stack.ctx.settings.evidence_dir))
     assert shown.explanation.startswith("A page of the other system has changed its layout")
     assert (1, 1) == (shown.attempts, len(shown.evidence))
     assert {"screenshot.png", "trace.zip", "page.html"} <= set(shown.evidence[0].files)

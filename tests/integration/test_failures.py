@@ -13,7 +13,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import select
 
 from fixtures.records_system import generate
-from tasks.ingest import ingest, ingest_failed, start_scan
+from tasks.ingest import ingest, start_scan
 from tests.conftest import Databases
 from tests.integration.conftest import RunningStack, running_stack
 from vhub.failed import replay
@@ -93,20 +93,8 @@ def test_an_ingest_failed_for_good_lets_the_run_go_to_triage_and_its_replay_is_t
     record = next(item for item in generate(3, 5).incidents if item.incident is not None and item.last_modified)
     assert record.last_modified is not None
     listed = ListedVersion(record.system_id, record.reference, record.last_modified)
-    with stack.ctx.db.session() as session:
-        run_id = start_run(session, kind="test", system="records_system", changed_since=None)
-        record_found(session, run_id, "records_system", [listed])
     stack.admin("POST", "faults", {"layout": "variant"})
-    stack.activate()
-    job = stack.ctx.jobs.enqueue(
-        "ingest",
-        ingest,
-        run_id,
-        listed.system_id,
-        listed.reference,
-        listed.last_modified.isoformat(),
-        on_failure=ingest_failed,
-    )
+    run_id, job = stack.ingest_one(listed)
 
     def handed_to_triage() -> bool:
         with stack.ctx.db.session() as session:

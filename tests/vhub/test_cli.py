@@ -88,5 +88,5 @@ def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:
 def test_migrations_render_for_both_databases(url: str) -> None:
     """The schema, with its append-only audit guard, renders for SQLite and for PostgreSQL."""
     script = sql_script(url)
-    assert 19 == script.count("CREATE TABLE")
+    assert 20 == script.count("CREATE TABLE")  # with evidence_files (0012)
     assert "audit_events is append-only" in script

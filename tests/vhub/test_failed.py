@@ -18,6 +18,7 @@ from sqlalchemy import select
 from tests.failed_jobs import stage_evidence, stage_failed
 from tests.review.support import draft_row
 from vhub.errors import BusinessError, VhubError
+from vhub.evidence import DatabaseEvidence, FolderEvidence
 from vhub.failed import (
     UNREADABLE,
     discard,
@@ -161,26 +162,36 @@ def test_a_job_whose_loss_nobody_would_see_cannot_be_discarded(db: Database, red
     assert ("not_discardable", [job_id]) == (error.value.code, [job.id for job in list_failed(jobs)])
 
 
-def test_evidence_is_found_by_job_and_only_from_the_fixed_list(tmp_path: Path, redis_client: Redis) -> None:
-    """A failed job's evidence folders are found by its id, oldest first; only the listed file names are ever
-    returned, whatever else the folder holds or a name tries."""
+@pytest.mark.parametrize("where", ["folder", "database"])
+def test_evidence_is_found_by_job_and_only_from_the_fixed_list(
+    tmp_path: Path, redis_client: Redis, db: Database, where: str
+) -> None:
+    """A failed job's evidence is found by its id, oldest first, whether kept in folders or moved into the store
+    (the folders then gone from the worker's disk); only the listed file names are ever returned, whatever else
+    the folder held or a name tries."""
     jobs = Jobs(redis_client)
     job_id = stage_failed(jobs, "ingest", "tasks.ingest.ingest", "run", 7, "OCC/26/000007", "x", error=DRIFT)
     evidence = tmp_path / "evidence"
     second = stage_evidence(evidence, job_id, stamp="20261201T021000000000Z")
     first = stage_evidence(evidence, job_id)
-    stage_evidence(evidence, "another-job")
-    shown = show(jobs, job_id, evidence)
+    other = stage_evidence(evidence, "another-job")
+    trace = (first / "trace.zip").read_bytes()
+    kept = FolderEvidence(evidence) if where == "folder" else DatabaseEvidence(db)
+    for folder, owner in ((second, job_id), (first, job_id), (other, "another-job")):
+        kept.keep(folder, owner)
+    shown = show(jobs, job_id, kept)
+    named = (lambda folder: folder) if where == "folder" else (lambda folder: Path("records_system") / folder.name)
     assert [
-        (1, first, ("screenshot.png", "trace.zip", "page.html")),
-        (2, second, ("screenshot.png", "trace.zip", "page.html")),
+        (1, named(first), ("screenshot.png", "trace.zip", "page.html")),
+        (2, named(second), ("screenshot.png", "trace.zip", "page.html")),
     ] == [(found.number, found.folder, found.files) for found in shown.evidence]
-    assert [first / "trace.zip", None, None, None, None] == [
-        evidence_file(jobs, evidence, job_id, 1, "trace.zip"),
-        evidence_file(jobs, evidence, job_id, 1, "notes.txt"),
-        evidence_file(jobs, evidence, job_id, 1, "../../another-job/screenshot.png"),
-        evidence_file(jobs, evidence, job_id, 3, "trace.zip"),
-        evidence_file(jobs, evidence, "another-job", 1, "trace.zip"),  # not a failed job
+    assert (where == "folder") == first.exists()
+    assert [trace, None, None, None, None] == [
+        evidence_file(jobs, kept, job_id, 1, "trace.zip"),
+        evidence_file(jobs, kept, job_id, 1, "notes.txt"),
+        evidence_file(jobs, kept, job_id, 1, "../../another-job/screenshot.png"),
+        evidence_file(jobs, kept, job_id, 3, "trace.zip"),
+        evidence_file(jobs, kept, "another-job", 1, "trace.zip"),  # not a failed job
     ]
 
 

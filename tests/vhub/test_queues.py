@@ -39,16 +39,24 @@ def write(tmp_path: Path, *, extra: str = "", queue: str = "submit") -> Path:
 
 
 def test_the_shipped_policy_loads() -> None:
-    """Every job of the shipped file names a known queue; dead workers' jobs are looked for every minute."""
+    """Every job of the shipped file names a known queue; maintenance every 15 s; a running job's heartbeat every
+    5 s, lapsing after 20 s."""
     policy = QueuePolicy.load(POLICY_FILE)
     assert {"scan", "ingest", "triage", "draft", "isr_scan", "isr_lookup", "submit"} <= set(policy.jobs)
-    assert 60 == policy.maintenance_interval_s
+    assert (15, 5, 20) == (policy.maintenance_interval_s, policy.heartbeat_interval_s, policy.heartbeat_ttl_s)
     assert "submit" == policy.job("submit").queue
 
 
 def test_maintenance_interval_defaults_and_is_read(tmp_path: Path) -> None:
     assert 60 == QueuePolicy.load(write(tmp_path)).maintenance_interval_s
     assert 5 == QueuePolicy.load(write(tmp_path, extra="maintenance_interval_s = 5")).maintenance_interval_s
+
+
+def test_a_heartbeat_that_one_late_beat_would_lapse_is_refused(tmp_path: Path) -> None:
+    """A heartbeat's time to live under three intervals is refused, naming both settings."""
+    extra = "heartbeat_interval_s = 5\nheartbeat_ttl_s = 10"
+    with pytest.raises(ConfigurationError, match="heartbeat_ttl_s must be at least three times queues.heartbeat_inte"):
+        QueuePolicy.load(write(tmp_path, extra=extra))
 
 
 def test_a_zero_maintenance_interval_is_refused(tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from vhub import failed
 from vhub.errors import BusinessError, VhubError
+from vhub.evidence import store_for
 from vhub.portals import portal_names
 from vhub.review.accounts import ROLES, add_user, disable_user, enable_user, list_users, reset_password
 from vhub.review.web import Web, page
@@ -210,7 +211,7 @@ def _failed_jobs(web: Web, request: Request) -> Response:
 def _failed_job(web: Web, request: Request, *, status: int = 200, problem: str | None = None) -> Response:
     job_id = request.path_params["job"]
     try:
-        job = failed.show(web.ctx.jobs, job_id, web.settings.evidence_dir)
+        job = failed.show(web.ctx.jobs, job_id, store_for(web.settings, web.ctx.db))
     except RedisError:
         return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
     except VhubError:
@@ -284,17 +285,18 @@ def _evidence(web: Web, request: Request) -> Response:
     typed by anyone is ever opened. Saved pages are sent as text to download, never shown as this site's pages."""
     job_id, number, name = request.path_params["job"], request.path_params["number"], request.path_params["name"]
     try:
-        path = failed.evidence_file(web.ctx.jobs, web.settings.evidence_dir, job_id, number, name)
+        content = failed.evidence_file(web.ctx.jobs, store_for(web.settings, web.ctx.db), job_id, number, name)
     except RedisError:
         return web.message(request, 503, "Job queue unavailable", REDIS_DOWN)
-    if path is None:
+    if content is None:
         return web.message(request, 404, "Not found", "There is no such evidence file for a failed job.")
     inline = name == "screenshot.png"
-    return FileResponse(
-        path,
+    filename = f"{job_id}-{number}-{name}" + ("" if name.endswith((".png", ".zip", ".txt")) else ".txt")
+    disposition = "inline" if inline else "attachment"
+    return Response(  # the job id is [A-Za-z0-9_-] and the name from the fixed list: nothing to quote
+        content,
         media_type=failed.EVIDENCE_FILES[name],
-        filename=f"{job_id}-{number}-{name}" + ("" if name.endswith((".png", ".zip", ".txt")) else ".txt"),
-        content_disposition_type="inline" if inline else "attachment",
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
     )
 
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from vhub.drafting.environment import uk_datetime
 from vhub.drafting.payloads import SENDS_TEXT, edited_as
 from vhub.errors import BusinessError
+from vhub.evidence import store_for
 from vhub.isr import IsrRequest
 from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits, take_back
 from vhub.review.forms import Difference, build_fields, describe_errors, differences, parse_form
@@ -90,12 +91,11 @@ def _int(value: Any, default: int) -> int:
 
 
 def _evidence(web: Web, submission: SubmissionRow | None) -> list[str]:
-    """The evidence folders the bot kept for this draft's submission (named by job and submission key: screenshot,
-    page and Playwright trace of a failure, or the confirmation when successes are kept), newest first."""
+    """The evidence the bot kept for this draft's submission (named by job and submission key: screenshot, page and
+    Playwright trace of a failure, or the confirmation when successes are kept), newest first."""
     if submission is None:
         return []
-    folder = web.settings.evidence_dir / submission.portal
-    return sorted((str(path) for path in folder.glob(f"*-{submission.key}") if path.is_dir()), reverse=True)
+    return store_for(web.settings, web.ctx.db).of_submission(submission.portal, submission.key)
 
 
 def _changes_since_first_approval(session: Session, draft_id: int, names: dict[int, str]) -> dict[str, Any] | None:

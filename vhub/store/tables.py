@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -418,3 +419,19 @@ class SubmissionRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class EvidenceFileRow(Base):
+    """One file a bot kept when a step failed (screenshot, saved page, trace...), when evidence is kept in the store
+    (``VHUB_EVIDENCE_STORE=database``) so the review app on any host serves what a worker on another kept."""
+
+    __tablename__ = "evidence_files"
+    __table_args__ = (UniqueConstraint("system", "folder", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system: Mapped[str] = mapped_column(String(60))
+    folder: Mapped[str] = mapped_column(String(120))  # <stamp>-<outcome>-<job>-<item>, as the folder would be named
+    job_id: Mapped[str] = mapped_column(String(120), index=True)
+    name: Mapped[str] = mapped_column(String(40))  # one of vhub.evidence.FILES
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
-from starlette.convertors import Convertor, register_url_convertor
+from starlette.convertors import register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +26,7 @@ from vhub.context import AppContext
 from vhub.drafting.environment import environment
 from vhub.portals import paused_of, portal_names
 from vhub.review.accounts import SignedIn, resume_session, resuming_changes
+from vhub.review.record_ids import IdConvertor
 from vhub.store.tables import utcnow
 
 SESSION_COOKIE = "vhub_session"
@@ -34,31 +35,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-
-
-def _up_to(bound: int) -> str:
-    """A regex for the decimal numbers 1..bound, written without leading zeros."""
-    digits = str(bound)
-    shorter = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
-    same_length = [
-        f"{digits[:at]}[{1 if at == 0 else 0}-{int(digit) - 1}][0-9]{{{len(digits) - at - 1}}}"
-        for at, digit in enumerate(digits)
-        if int(digit) - 1 >= (1 if at == 0 else 0)
-    ]
-    return "(?:" + "|".join([*shorter, *same_length, digits]) + ")"
-
-
-class IdConvertor(Convertor[int]):
-    """``{name:id}`` in a route: a record id, a positive integer that fits the store's signed 64-bit columns.
-    Anything else matches no route, so it is the app's ordinary 404 rather than an overflow in the store."""
-
-    regex = _up_to(2**63 - 1)
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
 
 
 register_url_convertor("id", IdConvertor())

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vhub.context import AppContext
 from vhub.drafting.environment import environment
+from vhub.models import hidden_characters
 from vhub.portals import paused_of, portal_names
 from vhub.review.accounts import SignedIn, resume_session, resuming_changes
 from vhub.review.record_ids import IdConvertor
@@ -31,6 +32,10 @@ from vhub.store.tables import utcnow
 
 SESSION_COOKIE = "vhub_session"
 SIGN_IN_COOKIE = "vhub_sign_in"
+HIDDEN_CHARACTER = (
+    "What you sent contains a hidden control character (such as a NUL byte, which copying from some programs "
+    "carries in). VHub cannot keep it, so nothing was changed. Go back, retype that text and try again."
+)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -70,6 +75,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def hidden_in(request: Request) -> bool:
+    """Whether the address or the form holds a control character other than a line break or tab: PostgreSQL cannot
+    keep a NUL, and none belongs in anything a person types, so it is refused before any handler sees it."""
+    form = getattr(request.state, "form", None)
+    pairs = [*request.query_params.multi_items(), *(form.multi_items() if form is not None else [])]
+    texts = [*(text for pair in pairs for text in pair), *request.path_params.values()]
+    return any(isinstance(text, str) and hidden_characters(text, layout=True) for text in texts)
 
 
 def tokens_match(expected: str | None, given: Any) -> bool:
@@ -171,6 +185,8 @@ def page(web: Web, handler: Handler, role: str = "reviewer", *, touch: bool = Tr
                     "this site. Go back, reload the page and try again: nothing was changed.",
                 )
             request.state.form = form
+        if hidden_in(request):
+            return web.message(request, 422, "Hidden character", HIDDEN_CHARACTER)
         return await run_in_threadpool(handler, web, request)
 
     return endpoint

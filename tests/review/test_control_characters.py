@@ -109,6 +109,14 @@ def test_a_hidden_character_in_any_other_form_is_refused_plainly(
         "discard reason": _post(admin, "/admin/failed-jobs/not-a-job/discard", reason=typed),
     }
     assert {name: True for name in answers} == {name: _refused(answer) for name, answer in answers.items()}
+    where = {
+        "search": "the search",
+        "reject reason": "the reason",
+        "edit": "school",
+        "new account": "display name, password, password again",
+        "audit filter": "the address",
+    }
+    assert {name: True for name in where} == {name: f"in: {where[name]}." in answers[name].text for name in where}
     with review_app.db.session() as session:
         stored = (
             session.scalar(select(func.count()).select_from(DecisionRow)),

@@ -59,8 +59,8 @@ def _post(visitor: Visitor, url: str, **data: Any) -> Any:
 
 @pytest.mark.parametrize("value", TOO_LARGE)
 def test_form_fields_with_an_id_beyond_the_store_name_no_record(review_app: ReviewApp, value: str) -> None:
-    """Assigning, bulk actions, a row version, a search and the queue's and audit's numbers take a too-large
-    number as an unknown record and say so, or list nothing."""
+    """Assigning, bulk actions, a row version, a search, the queue's, the audit's and a failed job's evidence numbers
+    take a too-large number as an unknown record and say so, or list nothing."""
     reviewer = review_app.visitor("reviewer")
     draft = review_app.ids["draft"]
 
@@ -86,6 +86,8 @@ def test_form_fields_with_an_id_beyond_the_store_name_no_record(review_app: Revi
     admin = review_app.visitor("admin")
     for address in (f"/audit?draft=%23{value}&page={value}", f"/audit.csv?draft={value}"):
         assert 200 == admin.client.get(address).status_code, address
+    evidence = admin.client.get(f"/admin/failed-jobs/no-such-job/evidence/{value}/screenshot.png")
+    assert (404, True) == (evidence.status_code, "no such evidence file" in evidence.text)
 
 
 @pytest.mark.parametrize("value", NOT_NUMBERS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ SESSION_COOKIE = "vhub_session"
 SIGN_IN_COOKIE = "vhub_sign_in"
 HIDDEN_CHARACTER = (
     "What you sent contains a hidden control character (such as a NUL byte, which copying from some programs "
-    "carries in). VHub cannot keep it, so nothing was changed. Go back, retype that text and try again."
+    "carries in), in: {where}. VHub cannot keep it, so nothing was changed. Go back, retype that text and try again."
 )
+_FIELD_WORDS = {"q": "the search", "text": "the text", "reason": "the reason", "note": "the note"}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -77,13 +79,23 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def hidden_in(request: Request) -> bool:
-    """Whether the address or the form holds a control character other than a line break or tab: PostgreSQL cannot
-    keep a NUL, and none belongs in anything a person types, so it is refused before any handler sees it."""
+def hidden_in(request: Request) -> list[str]:
+    """Where the address or the form holds a control character other than a line break or tab ("the address", or
+    a form field by its name in words): PostgreSQL cannot keep a NUL, and none belongs in anything a person types,
+    so it is refused before any handler sees it. Never the value itself."""
+
+    def hidden(*texts: Any) -> bool:
+        return any(isinstance(text, str) and hidden_characters(text, layout=True) for text in texts)
+
+    query = [text for pair in request.query_params.multi_items() for text in pair]
+    where = ["the address"] if hidden(*request.path_params.values(), *query) else []
     form = getattr(request.state, "form", None)
-    pairs = [*request.query_params.multi_items(), *(form.multi_items() if form is not None else [])]
-    texts = [*(text for pair in pairs for text in pair), *request.path_params.values()]
-    return any(isinstance(text, str) and hidden_characters(text, layout=True) for text in texts)
+    for name, value in form.multi_items() if form is not None else []:
+        words = _FIELD_WORDS.get(name) or re.sub(r"\[\d+\]", "", name).rsplit(".", 1)[-1].replace("_", " ")[:60]
+        label = "a field" if hidden(words) else words
+        if hidden(name, value) and label not in where:
+            where.append(label)
+    return where
 
 
 def tokens_match(expected: str | None, given: Any) -> bool:
@@ -185,8 +197,8 @@ def page(web: Web, handler: Handler, role: str = "reviewer", *, touch: bool = Tr
                     "this site. Go back, reload the page and try again: nothing was changed.",
                 )
             request.state.form = form
-        if hidden_in(request):
-            return web.message(request, 422, "Hidden character", HIDDEN_CHARACTER)
+        if where := hidden_in(request):
+            return web.message(request, 422, "Hidden character", HIDDEN_CHARACTER.format(where=", ".join(where)))
         return await run_in_threadpool(handler, web, request)
 
     return endpoint

@@ -196,6 +196,11 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_NOT_LAYOUT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def hidden_characters(value: str, *, layout: bool = False) -> bool:
+    """Whether ``value`` holds a control character; ``layout``: line breaks and tabs are allowed (long text)."""
+    return (_CONTROL_NOT_LAYOUT if layout else _CONTROL).search(value) is not None
+
+
 def _control_characters(value: str, pattern: re.Pattern[str]) -> str:
     if pattern.search(value):
         raise ValueError("contains a hidden control character (such as a NUL byte): retype it where it was recorded")

@@ -9,15 +9,18 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from vhub.errors import BusinessError
+from vhub.review.accounts import add_user
 from vhub.settings import Settings
 from vhub.store import Database
 from vhub.store.tables import AuditEventRow, UserRow, WebSessionRow
 
 
-def vhub(data: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environment = {"VHUB_DATA_DIR": str(data), "PATH": "/usr/bin:/bin", "HOME": str(data.parent)}
+def vhub(data: Path, *args: str, stdin: str = "", **settings: str) -> subprocess.CompletedProcess[str]:
+    environment = {"VHUB_DATA_DIR": str(data), "PATH": "/usr/bin:/bin", "HOME": str(data.parent), **settings}
     return subprocess.run(
         [sys.executable, "-m", "vhub", *args], input=stdin, capture_output=True, text=True, env=environment, timeout=120
     )
@@ -116,3 +119,21 @@ def test_enable_and_a_new_password_are_audited_and_end_sessions(tmp_path: Path) 
         ended is not None,
         [tuple(e) for e in events],
     )
+
+
+@pytest.mark.both_engines
+def test_a_hidden_character_in_a_new_account_is_refused(tmp_path: Path, database_url: str) -> None:
+    """A NUL in the password read from standard input is refused with a plain message and no account is added; so is
+    an escape in the display name. On either engine."""
+    data = tmp_path / "var"
+    store = {"VHUB_DATABASE_URL": database_url} if database_url else {}
+    add = ("users", "add", "cy.reviewer", "--role", "reviewer", "--password-stdin")
+    answer = vhub(data, *add, stdin="slate harbour\x00violin meadow\n", **store)
+    db = Database(Settings(data_dir=data, database_url=database_url))
+    with db.session() as session, pytest.raises(BusinessError) as refused:
+        add_user(session, "cy.reviewer", "slate harbour violin meadow", "reviewer", "Cy \x1b[31mReviewer")
+    with db.session() as session:
+        accounts = session.scalars(select(UserRow.username)).all()
+    db.dispose()
+    assert (2, True, []) == (answer.returncode, "hidden control character" in answer.stderr, accounts)
+    assert "hidden control character" in refused.value.message

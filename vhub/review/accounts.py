@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from vhub.errors import BusinessError
+from vhub.models import hidden_characters
 from vhub.store import Database
 from vhub.store.audit import record_event
 from vhub.store.tables import UserRow, WebSessionRow, utcnow
@@ -68,6 +69,8 @@ def password_problem(password: str, username: str, display_name: str | None = No
     """Why a password would be refused, in words the person choosing it can act on; None if it will do."""
     if not password.strip():
         return "A password cannot be blank or only spaces."
+    if hidden_characters(password):
+        return "A password cannot hold a hidden control character (such as a NUL byte): nobody could type it."
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
     typed = _letters(password)
@@ -94,6 +97,11 @@ def add_user(
 ) -> User:
     if role not in ROLES:
         raise BusinessError(f"A role is reviewer or admin, not {role!r}.")
+    if hidden_characters(username) or hidden_characters(display_name or ""):
+        raise BusinessError(
+            "A username or display name cannot hold a hidden control character (such as a NUL byte): type it again.",
+            code="hidden_character",
+        )
     problem = password_problem(password, username, display_name)
     if problem is not None:
         raise BusinessError(problem, code="weak_password")
@@ -203,9 +211,12 @@ def authenticate(
     (every store transaction holds SQLite's write lock): read the account, verify, then record the outcome.
     Every attempt verifies exactly one hash, a stand-in when the name is unknown, so timing tells nothing.
     ``refuse``: the client's address is paused; the attempt fails whatever the password and counts against
-    no account."""
-    with db.session() as session:
-        found = session.execute(select(UserRow.id, UserRow.password_hash).where(UserRow.username == username)).first()
+    no account. A control character in the name is an unknown name; in the password, a wrong password."""
+    found = None
+    if not hidden_characters(username):  # no account's name has one, and PostgreSQL cannot even compare a NUL
+        with db.session() as session:
+            query = select(UserRow.id, UserRow.password_hash).where(UserRow.username == username)
+            found = session.execute(query).first()
     stored_hash = found.password_hash if found is not None else _DUMMY_HASH
     matches = _verify(stored_hash, password)
     if found is None or refuse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -61,8 +62,9 @@ def _audit_filters(params: Any) -> _AuditFilters:
     typed = {name: str(params.get(name) or "").strip() for name in ("draft", "reference", "actor", "from", "to")}
     filters = _AuditFilters(typed)
     if typed["draft"]:
-        if typed["draft"].lstrip("#").isdigit():
-            filters.draft_id = int(typed["draft"].lstrip("#"))
+        number = typed["draft"].lstrip("#")
+        if re.fullmatch("[0-9]+", number):
+            filters.draft_id = int(number)
         else:
             filters.errors["draft"] = "A draft number is digits only, for example 42."
     days: dict[str, date] = {}

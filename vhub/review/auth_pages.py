@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from vhub.models import hidden_characters
 from vhub.review.accounts import authenticate, end_session, start_session
 from vhub.review.throttle import AddressThrottle, address_digest
 from vhub.review.web import SESSION_COOKIE, SIGN_IN_COOKIE, Web, page, tokens_match
@@ -32,8 +33,14 @@ EXPIRED = "The sign-in form had expired. Please sign in again."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site may follow sign-in (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
+    """Only a path on this site may follow sign-in (never another host, nothing with a control character)."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or hidden_characters(target)
+        or urlparse(target).netloc
+    ):
         return "/queue"
     return target
 
@@ -98,7 +105,8 @@ def routes(web: Web) -> list[Route]:
 
         token = await run_in_threadpool(check)  # argon2 takes a moment: not on the event loop
         if token is None:
-            return _form(web, request, REFUSED, username=username, status=401)
+            # A name with a control character (no account has one) is not put back in the form.
+            return _form(web, request, REFUSED, username="" if hidden_characters(username) else username, status=401)
         response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
         web.set_session_cookie(response, token)
         response.delete_cookie(SIGN_IN_COOKIE, path="/login")

@@ -18,6 +18,7 @@ from vhub.errors import BusinessError
 from vhub.review.accounts import User
 from vhub.review.assignment import Kind, assign
 from vhub.review.decisions import approve, return_for_fix
+from vhub.review.record_ids import record_id
 from vhub.store.tables import DraftRow
 
 ACTIONS = {"approve": "Approve", "return": "Return for a data fix", "assign": "Assign"}
@@ -59,8 +60,9 @@ def parse_selected(values: list[str]) -> list[Selected]:
     for value in values:
         kind, _, rest = value.partition(":")
         number, _, version = rest.partition(":")
-        if kind in ("draft", "data_quality") and number.isdigit() and version.isdigit() and len(number) < 19:
-            chosen.setdefault((kind, int(number)), Selected(kind, int(number), int(version)))
+        row_id, row_version = record_id(number), record_id(version, smallest=0)
+        if kind in ("draft", "data_quality") and row_id is not None and row_version is not None:
+            chosen.setdefault((kind, row_id), Selected(kind, row_id, row_version))
     return list(chosen.values())
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from vhub.review.record_ids import record_id
 from vhub.review.record_labels import plain_reason
 from vhub.store.incidents import name_key
 from vhub.store.tables import DataQualityItemRow, DraftRow, IncidentPersonRow, IncidentRow, PersonRow, UserRow
@@ -296,7 +297,7 @@ def _search_values(search: str | None) -> dict[str, Any]:
     words = name_key(term, "")
     number = term.lstrip("#")
     return {
-        "search_id": int(number) if number.isdigit() and len(number) < 19 else -1,
+        "search_id": record_id(number) or -1,
         "search_like": "%" + term.lower().replace("\\", "").replace("%", "").replace("_", "") + "%",
         "search_upper": term.upper(),
         "search_name": words,

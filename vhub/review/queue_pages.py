@@ -34,6 +34,7 @@ from vhub.review.queue import (
     queue_rows,
     search_problem,
 )
+from vhub.review.record_ids import record_id
 from vhub.review.web import SESSION_COOKIE, Web, page
 from vhub.store.audit import record_event
 from vhub.store.tables import DraftRow, utcnow
@@ -143,8 +144,10 @@ def routes(web: Web) -> list[Route]:
         form, user = request.state.form, request.state.signed.user
         kind_given, _, number = str(form.get("item") or "").partition(":")
         kind: Kind = "draft" if kind_given == "draft" else "data_quality"
-        row_id = _int(number, 0)
+        row_id = record_id(number)
         try:
+            if row_id is None:
+                raise BusinessError("There is no such item in the queue.", code="not_found")
             with web.ctx.db.session() as session:
                 assign(session, kind, row_id, user, user)
         except BusinessError as error:

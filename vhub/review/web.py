@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,48 +18,30 @@ from urllib.parse import quote
 
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
-from starlette.convertors import Convertor, register_url_convertor
+from starlette.convertors import register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vhub.context import AppContext
 from vhub.drafting.environment import environment
+from vhub.models import hidden_characters
 from vhub.portals import paused_of, portal_names
 from vhub.review.accounts import SignedIn, resume_session, resuming_changes
+from vhub.review.record_ids import IdConvertor
 from vhub.store.tables import utcnow
 
 SESSION_COOKIE = "vhub_session"
 SIGN_IN_COOKIE = "vhub_sign_in"
+HIDDEN_CHARACTER = (
+    "What you sent contains a hidden control character (such as a NUL byte, which copying from some programs "
+    "carries in), in: {where}. VHub cannot keep it, so nothing was changed. Go back, retype that text and try again."
+)
+_FIELD_WORDS = {"q": "the search", "text": "the text", "reason": "the reason", "note": "the note"}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-
-
-def _up_to(bound: int) -> str:
-    """A regex for the decimal numbers 1..bound, written without leading zeros."""
-    digits = str(bound)
-    shorter = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
-    same_length = [
-        f"{digits[:at]}[{1 if at == 0 else 0}-{int(digit) - 1}][0-9]{{{len(digits) - at - 1}}}"
-        for at, digit in enumerate(digits)
-        if int(digit) - 1 >= (1 if at == 0 else 0)
-    ]
-    return "(?:" + "|".join([*shorter, *same_length, digits]) + ")"
-
-
-class IdConvertor(Convertor[int]):
-    """``{name:id}`` in a route: a record id, a positive integer that fits the store's signed 64-bit columns.
-    Anything else matches no route, so it is the app's ordinary 404 rather than an overflow in the store."""
-
-    regex = _up_to(2**63 - 1)
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
 
 
 register_url_convertor("id", IdConvertor())
@@ -94,6 +77,25 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def hidden_in(request: Request) -> list[str]:
+    """Where the address or the form holds a control character other than a line break or tab ("the address", or
+    a form field by its name in words): PostgreSQL cannot keep a NUL, and none belongs in anything a person types,
+    so it is refused before any handler sees it. Never the value itself."""
+
+    def hidden(*texts: Any) -> bool:
+        return any(isinstance(text, str) and hidden_characters(text, layout=True) for text in texts)
+
+    query = [text for pair in request.query_params.multi_items() for text in pair]
+    where = ["the address"] if hidden(*request.path_params.values(), *query) else []
+    form = getattr(request.state, "form", None)
+    for name, value in form.multi_items() if form is not None else []:
+        words = _FIELD_WORDS.get(name) or re.sub(r"\[\d+\]", "", name).rsplit(".", 1)[-1].replace("_", " ")[:60]
+        label = "a field" if hidden(words) else words
+        if hidden(name, value) and label not in where:
+            where.append(label)
+    return where
 
 
 def tokens_match(expected: str | None, given: Any) -> bool:
@@ -195,6 +197,8 @@ def page(web: Web, handler: Handler, role: str = "reviewer", *, touch: bool = Tr
                     "this site. Go back, reload the page and try again: nothing was changed.",
                 )
             request.state.form = form
+        if where := hidden_in(request):
+            return web.message(request, 422, "Hidden character", HIDDEN_CHARACTER.format(where=", ".join(where)))
         return await run_in_threadpool(handler, web, request)
 
     return endpoint

@@ -44,6 +44,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value is not None else None
 
 
+LARGEST_ID = 2**31 - 1
+"""The largest record id the store holds on either engine: ids are ``integer`` columns, 32-bit on PostgreSQL.
+A larger number names no record; comparing one with an id column fails on PostgreSQL, so it is never sent."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -16,7 +16,7 @@ demo: $(STAMP) system-deps
 TEST_PROCESSES ?= 2
 
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -m "not hosts"
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -m "not hosts" --durations=25
 
 # The shared deployment: workers from two working folders sharing one Redis and one PostgreSQL, killed and frozen
 # mid-job, and the review app behind a proxy (about 6 minutes).

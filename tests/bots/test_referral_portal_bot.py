@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -28,6 +24,7 @@ from tests.bots.conftest import (
     admin,
     as_the_portal_keeps_it,
     check_a_lost_confirmation_is_found_not_sent_again,
+    front_doors,
     held,
     referral_submission,
 )
@@ -39,7 +36,6 @@ from vhub.drafting.referral_form import ReferralForm
 from vhub.errors import ConfigurationError, SelectorDrift
 from vhub.models import LONDON, validate_incident
 from vhub.portals import PORTALS_FILE, load_routes
-from vhub.runtime import free_port, wait_for_http
 from vhub.settings import PROJECT_ROOT, Settings
 from vhub.simulated import simulated_system
 from vhub.triage import History, Workflow, load_config, triage
@@ -120,19 +116,7 @@ def referral(authority: str, **children: dict[str, Any]) -> Submission:
 @pytest.fixture(scope="module")
 def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The four front doors, each as its own process, started together: authority -> URL."""
-    folder = tmp_path_factory.mktemp("referral-portals")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("VHUB_")}
-    ports = {authority: free_port() for authority in AUTHORITIES}
-    with ExitStack() as stack:
-        for authority, port in ports.items():
-            output = stack.enter_context((folder / f"{authority}.log").open("wb"))
-            argv = [sys.executable, "-m", "fixtures.referral_portals", authority, "--port", str(port)]
-            process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-            stack.callback(process.wait, 10)
-            stack.callback(process.terminate)
-        urls = {authority: f"http://127.0.0.1:{port}" for authority, port in ports.items()}
-        for url in urls.values():
-            wait_for_http(f"{url}/_admin/health", timeout=60)
+    with front_doors(tmp_path_factory.mktemp("referral-portals"), AUTHORITIES) as urls:
         yield urls
 
 

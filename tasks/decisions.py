@@ -68,7 +68,7 @@ def read_decisions(authority: str, at: str | None = None) -> dict[str, int]:
     logs.bind(step="read_decisions", system=f"referral_{authority}")
     with ctx.db.session(read_only=True) as session:
         referrals = open_referrals(session, authority)
-    counts: Counter[str] = Counter(open=len(referrals))
+    counts: Counter[str] = Counter(open=len(referrals), decided=0, not_listed=0)
     if referrals:
         from bots.referral_portal import bot_for  # the browser's modules, only in the worker that reads
 

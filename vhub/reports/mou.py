@@ -89,12 +89,12 @@ def figures(
             select(PartnerDecisionRow.draft_id, PartnerDecisionRow.outcome, PartnerDecisionRow.decided_at)
             .join(first, (first.c.draft_id == PartnerDecisionRow.draft_id))
             .where(PartnerDecisionRow.decided_at == first.c.decided_at)
-        ).tuples()
+        ).all()
     }
     sent: dict[str, list[tuple[int, str | None, datetime]]] = {key: [] for key in front_doors}
     for draft, submission in session.execute(
         sent_referrals().where(SubmissionRow.sent_at >= start, SubmissionRow.sent_at < end)
-    ).tuples():
+    ).all():
         assert submission.sent_at is not None and draft.authority is not None
         sent.setdefault(draft.authority, []).append((draft.id, draft.risk, submission.sent_at))
     open_by = dict(
@@ -102,14 +102,14 @@ def figures(
             select(DecisionEscalationRow.authority, func.count(func.distinct(DecisionEscalationRow.draft_id)))
             .where(DecisionEscalationRow.closed_at.is_(None))
             .group_by(DecisionEscalationRow.authority)
-        ).tuples()
+        ).all()
     )
     opened_by = dict(
         session.execute(
             select(DecisionEscalationRow.authority, func.count(func.distinct(DecisionEscalationRow.draft_id)))
             .where(DecisionEscalationRow.opened_at >= start, DecisionEscalationRow.opened_at < end)
             .group_by(DecisionEscalationRow.authority)
-        ).tuples()
+        ).all()
     )
     result = []
     for authority in sorted(sent):

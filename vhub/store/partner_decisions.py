@@ -55,7 +55,7 @@ def open_referrals(session: Session, authority: str | None = None) -> list[OpenR
     if authority is not None:
         query = query.where(DraftRow.authority == authority)
     found = []
-    for draft, sent in session.execute(query).tuples():
+    for draft, sent in session.execute(query).all():
         assert sent.sent_at is not None  # sent_referrals() holds only those sent
         found.append(
             OpenReferral(
@@ -182,7 +182,7 @@ def unalerted(session: Session, authority: str) -> list[tuple[DecisionEscalation
             DecisionEscalationRow.alerted_at.is_(None),
         )
         .order_by(DecisionEscalationRow.id)
-    ).tuples()
+    ).all()
     return [(row, source_ref) for row, source_ref in rows]
 
 

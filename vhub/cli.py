@@ -226,6 +226,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return run_night(_settings(), night)
 
+    if args.days and not args.auto_approve:
+        raise SystemExit(
+            "vhub demo --days needs --auto-approve: without it no referral is sent for a front door to decide."
+        )
+    if args.days < 0:
+        raise SystemExit("vhub demo --days takes a number of days, 1 or more.")
     options = DemoOptions(
         incidents=args.incidents,
         seed=args.seed,
@@ -233,6 +239,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary_json=args.summary_json,
         workers=args.workers,
         auto_approve=args.auto_approve,
+        days=args.days,
         timeout_s=args.timeout,
     )
     return run_demo(_settings(), options)
@@ -748,6 +755,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-approve",
         action="store_true",
         help="approve every draft as 'auto-approve (demo)' (audited) and send it to its portal",
+    )
+    demo.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --auto-approve: then N simulated days on a stepped clock, the front doors deciding (or not) on "
+        "the referrals sent, the decision check reading them and escalating those overdue under config/mou.toml",
     )
     demo.add_argument(
         "--timeout",

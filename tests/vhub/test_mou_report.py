@@ -20,6 +20,8 @@ from vhub.store.tables import DecisionEscalationRow, PartnerDecisionRow, Submiss
 
 MONDAY = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.both_engines
+
 ODD_REFERENCE = "HMASH-<b>4</b>"  # whatever a portal calls its referral is shown as text, never as markup
 
 

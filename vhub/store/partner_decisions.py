@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
+from vhub.mou import OUTCOMES
 from vhub.store.audit import record_event
 from vhub.store.draft_status import DraftStatus
 from vhub.store.tables import DecisionEscalationRow, DraftRow, PartnerDecisionRow, SubmissionRow
@@ -203,3 +204,29 @@ def open_escalations(session: Session) -> list[DecisionEscalationRow]:
     for row in rows:
         latest[row.draft_id] = row
     return list(latest.values())
+
+
+@dataclass(frozen=True)
+class PartnerOutcome:
+    """What the front door decided on one referral (each change, oldest first) and the MOU escalation steps."""
+
+    decisions: list[tuple[str, str, datetime]]  # outcome's label, the portal's words, decided at
+    escalations: list[tuple[int, str, datetime, datetime | None]]  # step, role told, opened, closed
+
+
+def partner_outcome(session: Session, draft_id: int) -> PartnerOutcome:
+    decisions = [
+        (OUTCOMES.get(row.outcome, row.outcome), row.wording, row.decided_at)
+        for row in session.scalars(
+            select(PartnerDecisionRow).where(PartnerDecisionRow.draft_id == draft_id).order_by(PartnerDecisionRow.id)
+        )
+    ]
+    escalations = [
+        (row.step, row.police_role, row.opened_at, row.closed_at)
+        for row in session.scalars(
+            select(DecisionEscalationRow)
+            .where(DecisionEscalationRow.draft_id == draft_id)
+            .order_by(DecisionEscalationRow.step)
+        )
+    ]
+    return PartnerOutcome(decisions, escalations)

@@ -91,7 +91,7 @@ class ReferralPortalBot(SubmissionBot):
         )
 
     def decision(self, reference: str) -> PortalDecision:
-        """The front door's decision on its referral ``reference``, as its list of referrals sent shows it."""
+        """Children's services' decision on the portal's referral ``reference``, as its list of referrals sent shows."""
         return read_decision(self, reference)
 
     # -- steps -------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Reading a front door's decision on a referral the force sent: its list of referrals sent, searched by the
-portal's own reference (page ``referral_decisions`` of selectors/<portal>.yaml), the decision's words mapped to
-vhub's outcomes by the ``decisions`` of the authority's config/portals.toml entry."""
+"""Reading children's services' decision on a referral the force sent: the portal's list of referrals sent, searched
+by its own reference (page ``referral_decisions`` of selectors/<portal>.yaml), the decision's words mapped to vhub's
+outcomes by the ``decisions`` of the authority's config/portals.toml entry."""
 
 from __future__ import annotations
 

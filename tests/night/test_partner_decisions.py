@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 from redis import Redis
 from rq.job import Job
 from sqlalchemy import select
@@ -19,7 +20,9 @@ from fixtures.settings import SimulatorSettings
 from tasks.decisions import check_decisions, read_decisions
 from tests.bots.conftest import admin, front_doors
 from tests.night.conftest import ServedSink
-from vhub import browser, context, logs
+from vhub import browser as vhub_browser
+from vhub import context, logs
+from vhub.browser import BrowserSession
 from vhub.queues import SERIALIZER
 from vhub.runtime import simulated_webhooks
 from vhub.settings import Settings
@@ -45,17 +48,30 @@ def herefordshire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def decisions_ctx(
-    settings: Settings, db: Database, redis_url: str, redis_client: Redis, sink: ServedSink, herefordshire: str
+    settings: Settings,
+    db: Database,
+    redis_url: str,
+    redis_client: Redis,
+    sink: ServedSink,
+    herefordshire: str,
 ) -> Iterator[context.AppContext]:
     """Tasks' context: this store, the real Redis, the alert channels at the sink, Herefordshire's portal."""
     portal = simulated_system("referral_herefordshire", herefordshire)
     update = {"redis_url": redis_url, "portals": {"referral_herefordshire": portal}, **simulated_webhooks(sink.url)}
     configured = context.configure(settings.model_copy(update=update))
     yield configured
-    browser.close_all()
+    vhub_browser.close_all()
     admin(herefordshire, "POST", "clock", {"now": None})
     configured.db.dispose()
     logs.new_context()
+
+
+@pytest.fixture
+def portal_session(decisions_ctx: context.AppContext, browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's session for the portal, as a worker keeps one, on pytest-playwright's Chromium (one Playwright per
+    test process)."""
+    session = BrowserSession(decisions_ctx.settings, "referral_herefordshire", browser=browser)
+    monkeypatch.setitem(vhub_browser._sessions, "referral_herefordshire", session)
 
 
 def plant(url: str, wanted: Callable[[Decision | None], bool]) -> tuple[str, Decision | None]:
@@ -107,6 +123,7 @@ def actions(db: Database, action: str) -> list[AuditEventRow]:
 
 
 @pytest.mark.browser
+@pytest.mark.usefixtures("portal_session")
 def test_decisions_are_read_once_and_overdue_ones_escalated_once_then_closed(
     decisions_ctx: context.AppContext,
     db: Database,

@@ -23,6 +23,7 @@ from tests.night.conftest import ServedSink
 from vhub import browser as vhub_browser
 from vhub import context, logs
 from vhub.browser import BrowserSession
+from vhub.errors import ApplicationError
 from vhub.queues import SERIALIZER
 from vhub.runtime import simulated_webhooks
 from vhub.settings import Settings
@@ -242,3 +243,28 @@ def test_the_scheduled_check_queues_one_read_per_authority_with_open_referrals(
     assert [("tasks.decisions.read_decisions", ["herefordshire", TUESDAY_EVENING.isoformat()], "scan")] == [
         (job.func_name, list(job.args), job.origin) for job in jobs
     ]
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("portal_session")
+def test_a_refused_card_fails_the_read_and_its_retry_alerts_once(
+    decisions_ctx: context.AppContext,
+    db: Database,
+    make_draft: Callable[..., int],
+    sink: ServedSink,
+    herefordshire: str,
+) -> None:
+    """The duty channel refusing the card: the escalation is recorded, the job fails (to be retried), and the retry
+    sends that card alone, opening nothing again."""
+    reference, _ = plant(herefordshire, lambda d: d is None)
+    sent(db, make_draft, reference, "red")
+    broken = decisions_ctx.settings.model_copy(update={"duty_webhook_url": f"{sink.url}/nowhere"})
+    context.use(context.AppContext(broken))
+    with pytest.raises(ApplicationError, match="did not take 1 overdue-decision alert"):
+        at(herefordshire, TUESDAY_EVENING)
+    with db.session() as session:
+        recorded = session.execute(select(DecisionEscalationRow.step, DecisionEscalationRow.alerted_at)).all()
+    context.use(decisions_ctx)
+    retried = at(herefordshire, TUESDAY_EVENING)
+    assert [(1, None)] == [tuple(row) for row in recorded]
+    assert (0, 1, 1) == (retried["escalated"], retried["alerted"], len(sink.received("duty")))

@@ -5,8 +5,9 @@ against that portal's session cap. Each reads the decision of every open referra
 referrals sent and stores the new ones with their times (a decision already stored is not stored again; storing
 one closes the referral's escalation). Then, for the referrals still undecided, it opens each step of
 config/mou.toml's escalation route that has fallen due, once, and alerts it once to the channel the MOU names:
-references, the authority and roles, never a child's name. A channel that does not take an alert fails the job
-(rq retries it); the steps already alerted are not alerted again.
+references, the authority and roles, never a child's name. A portal that cannot be read (down, or its pages
+changed) fails the job, but only after what is overdue has been escalated. A channel that does not take an alert
+fails the job (rq retries it); the steps already alerted are not alerted again.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from vhub import logs
 from vhub.alerts import Alert, send, webhook_url
 from vhub.clock import moment, uk_time
 from vhub.context import current
-from vhub.errors import ApplicationError
+from vhub.errors import ApplicationError, VhubError
 from vhub.mou import MouConfig, mou_config
 from vhub.portals import portal_for
 from vhub.store.partner_decisions import (
+    OpenReferral,
     mark_alerted,
     open_escalation,
     open_referrals,
@@ -69,31 +71,39 @@ def read_decisions(authority: str, at: str | None = None) -> dict[str, int]:
     with ctx.db.session(read_only=True) as session:
         referrals = open_referrals(session, authority)
     counts: Counter[str] = Counter(open=len(referrals), decided=0, not_listed=0)
-    if referrals:
-        from bots.referral_portal import bot_for  # the browser's modules, only in the worker that reads
-
-        bot = bot_for(ctx.settings, authority)
-        for referral in referrals:
-            seen = bot.decision(referral.partner_reference)
-            if not seen.found:
-                counts["not_listed"] += 1
-                continue
-            if seen.outcome is None or seen.decided_at is None:
-                continue
-            with ctx.db.session() as session:
-                stored = record_decision(
-                    session,
-                    referral,
-                    outcome=seen.outcome,
-                    wording=seen.wording,
-                    decided_at=seen.decided_at,
-                    read_at=when,
-                )
-            counts["decided"] += stored is not None
+    problem: VhubError | None = None
+    try:
+        _read(authority, referrals, when, counts)
+    except VhubError as error:  # the portal could not be read: what is overdue is escalated all the same
+        problem = error
     counts["escalated"] = _escalate(mou, authority, when)
     counts["alerted"] = _alert(mou, authority)
-    log.info("decisions read", authority=authority, **counts)
+    log.info("decisions read", authority=authority, read_in_full=problem is None, **counts)
+    if problem is not None:
+        raise problem
     return dict(counts)
+
+
+def _read(authority: str, referrals: list[OpenReferral], when: datetime, counts: Counter[str]) -> None:
+    """Read each open referral's decision from the portal and store the new ones, counting into ``counts``."""
+    if not referrals:
+        return
+    from bots.referral_portal import bot_for  # the browser's modules, only in the worker that reads
+
+    ctx = current()
+    bot = bot_for(ctx.settings, authority)
+    for referral in referrals:
+        seen = bot.decision(referral.partner_reference)
+        if not seen.found:
+            counts["not_listed"] += 1
+            continue
+        if seen.outcome is None or seen.decided_at is None:
+            continue
+        with ctx.db.session() as session:
+            stored = record_decision(
+                session, referral, outcome=seen.outcome, wording=seen.wording, decided_at=seen.decided_at, read_at=when
+            )
+        counts["decided"] += stored is not None
 
 
 def _escalate(mou: MouConfig, authority: str, when: datetime) -> int:

@@ -23,7 +23,7 @@ from tests.night.conftest import ServedSink
 from vhub import browser as vhub_browser
 from vhub import context, logs
 from vhub.browser import BrowserSession
-from vhub.errors import ApplicationError
+from vhub.errors import ApplicationError, SelectorDrift
 from vhub.queues import SERIALIZER
 from vhub.runtime import simulated_webhooks
 from vhub.settings import Settings
@@ -268,3 +268,29 @@ def test_a_refused_card_fails_the_read_and_its_retry_alerts_once(
     retried = at(herefordshire, TUESDAY_EVENING)
     assert [(1, None)] == [tuple(row) for row in recorded]
     assert (0, 1, 1) == (retried["escalated"], retried["alerted"], len(sink.received("duty")))
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("portal_session")
+def test_a_portal_that_cannot_be_read_still_has_its_overdue_decisions_escalated(
+    decisions_ctx: context.AppContext,
+    db: Database,
+    make_draft: Callable[..., int],
+    sink: ServedSink,
+    herefordshire: str,
+) -> None:
+    """The front door's pages changed (drift): the read fails, naming the locator, but the decision overdue is
+    escalated and alerted all the same."""
+    reference, _ = plant(herefordshire, lambda d: d is None)
+    sent(db, make_draft, reference, "red")
+    admin(herefordshire, "POST", "faults", {"layout": "variant"})
+    try:
+        with pytest.raises(SelectorDrift):
+            at(herefordshire, TUESDAY_EVENING)
+    finally:
+        admin(herefordshire, "POST", "faults", {"layout": "standard"})
+    cards = sink.received("duty")
+    with db.session() as session:
+        steps = session.execute(select(DecisionEscalationRow.step, DecisionEscalationRow.partner_reference)).all()
+    assert [(1, reference)] == [tuple(row) for row in steps]
+    assert 1 == len(cards)

@@ -42,6 +42,7 @@ def _running_context() -> context.AppContext:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from vhub.mou import mou_config
     from vhub.runtime import Simulated, Stack, exit_on_sigterm
     from vhub.supervisor import Supervisor
     from vhub.triage.term_dates import warn_about_term_dates
@@ -55,6 +56,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings.ensure_dirs()
     logs.configure(settings, process="up")
     warn_about_term_dates()  # logged, never stops start-up: past its term dates a deadline is flagged instead
+    mou_config()  # config/mou.toml: a mistake stops start-up, naming what to fix
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     exit_on_sigterm()
     context.configure(settings).db.migrate()
@@ -192,10 +194,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         start_isr_scan()
         print("Queued a read of new information sharing requests. `vhub status` follows it.")
         return 0
-    if args.what in ("encompass", "morning", "watch"):
+    if args.what in ("encompass", "morning", "watch", "decisions"):
         from vhub.scheduler import enqueue_now
 
-        kind = {"encompass": "encompass_check", "morning": "morning_report", "watch": "watch"}[args.what]
+        kind = {
+            "encompass": "encompass_check",
+            "morning": "morning_report",
+            "watch": "watch",
+            "decisions": "decision_check",
+        }[args.what]
         job = enqueue_now(ctx.jobs, kind)
         print(f"Queued {kind.replace('_', ' ')} (job {job.id}). `vhub runs list` shows it when it has run.")
         return 0
@@ -219,6 +226,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return run_night(_settings(), night)
 
+    if args.days and not args.auto_approve:
+        raise SystemExit(
+            "vhub demo --days needs --auto-approve: without it no referral is sent for a front door to decide."
+        )
+    if args.days < 0:
+        raise SystemExit("vhub demo --days takes a number of days, 1 or more.")
     options = DemoOptions(
         incidents=args.incidents,
         seed=args.seed,
@@ -226,6 +239,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         summary_json=args.summary_json,
         workers=args.workers,
         auto_approve=args.auto_approve,
+        days=args.days,
         timeout_s=args.timeout,
     )
     return run_demo(_settings(), options)
@@ -354,6 +368,8 @@ def _shown(job: Any) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     if args.what == "morning":
         return cmd_report_morning(args)
+    if args.what == "mou":
+        return cmd_report_mou(args)
     from vhub.reports import build_backlog, write_backlog
     from vhub.store.tables import utcnow
     from vhub.triage import load_config
@@ -364,6 +380,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     with ctx.db.session() as session:
         report = build_backlog(session, load_config(), utcnow())
     for path in write_backlog(report, args.out or settings.data_path / "reports"):
+        print(path)
+    return 0
+
+
+def cmd_report_mou(args: argparse.Namespace) -> int:
+    from vhub.mou import mou_config
+    from vhub.reports.mou import build_mou_report, front_doors, month_bounds, write_mou_report
+    from vhub.store.tables import utcnow
+
+    if not args.month:
+        raise SystemExit("vhub report mou needs --month YYYY-MM (the month whose referrals it reports on).")
+    try:
+        month_bounds(args.month)
+    except ValueError as error:
+        raise SystemExit(f"vhub report mou: {error}.") from None
+    settings = _store_settings()
+    ctx = context.configure(settings)
+    ctx.db.migrate()
+    with ctx.db.session(read_only=True) as session:
+        report = build_mou_report(session, mou_config(), front_doors(), args.month, utcnow())
+    for path in write_mou_report(report, args.out or settings.data_path / "reports"):
         print(path)
     return 0
 
@@ -707,11 +744,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="queue a run now")
     run.add_argument(
         "what",
-        choices=["scan", "isr", "encompass", "morning", "watch"],
+        choices=["scan", "isr", "encompass", "morning", "watch", "decisions"],
         help="scan: read changed incidents from the records system; isr: read new information sharing "
         "requests from the partner portal; encompass: the before-school Operation Encompass check; morning: the "
         "morning report (written and posted to Teams); watch: look for failures, paused portals and deadlines "
-        "about to be missed now",
+        "about to be missed now; decisions: read the children's services decisions on the referrals still open "
+        "and escalate those overdue under config/mou.toml",
     )
     run.set_defaults(func=cmd_run)
 
@@ -732,6 +770,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-approve",
         action="store_true",
         help="approve every draft as 'auto-approve (demo)' (audited) and send it to its portal",
+    )
+    demo.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --auto-approve: then N simulated days on a stepped clock, the front doors deciding (or not) on "
+        "the referrals sent, the decision check reading them and escalating those overdue under config/mou.toml",
     )
     demo.add_argument(
         "--timeout",
@@ -824,12 +870,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="reports for the force")
     report.add_argument(
         "what",
-        choices=["backlog", "morning"],
+        choices=["backlog", "morning", "mou"],
         help="backlog: repeat children, risky crime types, hidden "
         "high risk, missing assessments, oldest waiting (HTML with charts, and CSV); morning: the night's counts, "
-        "failures waiting, drafts due before 09:00, deadlines missed yesterday, paused portals (HTML and text)",
+        "failures waiting, drafts due before 09:00, deadlines missed yesterday, paused portals, children's services "
+        "decisions (HTML and text); mou: the month's referrals per front door, decided, decided within the MOU's "
+        "time, median time to decision, escalations, for the partnership board (HTML and CSV)",
     )
     report.add_argument("--post", action="store_true", help="morning: also post its summary to the admins' channel")
+    report.add_argument("--month", default=None, help="mou: the month, YYYY-MM, whose referrals it reports on")
     report.add_argument("--out", type=Path, default=None, help="folder to write to (default: <data>/reports)")
     report.set_defaults(func=cmd_report)
 

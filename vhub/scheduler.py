@@ -23,6 +23,7 @@ from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY
 from rq.job import Job
 from rq.utils import now
 
+from tasks.decisions import check_decisions
 from tasks.encompass import check_encompass
 from tasks.ingest import start_scan
 from tasks.isr import start_isr_scan
@@ -31,6 +32,7 @@ from tasks.watch import watch
 from vhub.alerts import unset_channels
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
+from vhub.mou import mou_config
 from vhub.queues import Jobs, QueuePolicy, Schedule, connect
 from vhub.settings import Settings
 
@@ -42,9 +44,10 @@ SCHEDULABLE: dict[str, Callable[..., Any]] = {
     "encompass_check": check_encompass,
     "morning_report": morning_report,
     "watch": watch,
+    "decision_check": check_decisions,
 }
 """Job kinds that may be scheduled, and the function that starts one run of each."""
-TIMED = frozenset({"encompass_check", "morning_report", "watch"})
+TIMED = frozenset({"encompass_check", "morning_report", "watch", "decision_check"})
 """Job kinds whose function is given the moment it fires for (ISO, UTC): "today" and "yesterday" are that
 moment's, so a firing run late, or on a simulated clock, still checks the day it was for."""
 CLAIM_TTL_S = 2 * 86400
@@ -157,6 +160,7 @@ class ClaimingCronScheduler(CronScheduler):
 def build_scheduler(settings: Settings, *, name: str | None = None) -> ClaimingCronScheduler:
     jobs = Jobs(connect(settings.redis_url), QueuePolicy.load(settings.queue_config))
     check_schedules(jobs.policy)
+    mou_config()  # the decision check escalates by it: a mistake stops the scheduler, naming what to fix
     scheduler = ClaimingCronScheduler(connection=jobs.connection, name=name or "")
     for schedule in jobs.policy.schedules:
         scheduler.add(ScheduledRun(jobs, schedule, settings.tz))

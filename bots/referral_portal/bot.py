@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bots.referral_portal.decisions import PortalDecision, read_decision
 from bots.referral_portal.fields import Entry, personal_values
 from bots.referral_portal.journey import Journey
 from bots.referral_portal.pages import FormPage
@@ -88,6 +89,10 @@ class ReferralPortalBot(SubmissionBot):
             f"The {self.system_name} ended the session at each of {FORM_PASSES} attempts to submit; the referral "
             "was not taken and will be tried again."
         )
+
+    def decision(self, reference: str) -> PortalDecision:
+        """Children's services' decision on the portal's referral ``reference``, as its list of referrals sent shows."""
+        return read_decision(self, reference)
 
     # -- steps -------------------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from bots.locators import PageLocators
 from bots.referral_portal.fields import ALL_PATHS, GROUPS, LISTS, SCALAR_FIELDS, YOUR_REFERENCE
 from vhub.errors import ConfigurationError
 from vhub.models import describe_validation_error
+from vhub.mou import OUTCOMES
 from vhub.portals import PORTALS_FILE, load_routes
 
 FlowStep = Literal["search_existing", "framed_form", "wizard", "long_form"]
@@ -37,6 +38,9 @@ class PortalRoute(BaseModel):
     not_asked: tuple[str, ...] = ()  # ReferralForm paths the portal has no field for: "consent.consent_to_confirm"
     choices: dict[str, str] = {}  # the bot's choice -> the portal's option (value or label): "unknown" = "U"
     children_per_referral: int | None = Field(None, ge=1)  # most children one referral holds; None: any number
+    decisions: dict[str, str] = {}  # the portal's words for a decision -> a key of vhub.mou.OUTCOMES; none: not read
+    undecided: tuple[str, ...] = ()  # its words while no decision is recorded
+    decision_time_format: str = "%d/%m/%Y %H:%M"  # how it shows a decision's time (UK local)
 
     @model_validator(mode="after")
     def _flow_ends_with_one_form(self) -> PortalRoute:
@@ -50,6 +54,11 @@ class PortalRoute(BaseModel):
         unknown = sorted(set(self.not_asked) - ALL_PATHS)
         if unknown:
             raise ValueError(f"not_asked names unknown fields: {', '.join(unknown)}")
+        wrong = sorted({outcome for outcome in self.decisions.values() if outcome not in OUTCOMES})
+        if wrong:
+            raise ValueError(f"decisions maps to {', '.join(wrong)}; use {', '.join(OUTCOMES)}")
+        if self.decisions and not self.undecided:
+            raise ValueError("decisions is given without undecided (the portal's words while nothing is decided)")
         if self.choices.get(NOT_KNOWN, NOT_KNOWN).strip().casefold() in _ANSWERS:
             raise ValueError(
                 'choices maps "" (not known) to an answer: a "not known" is never sent as yes or no; map it only to '
@@ -91,6 +100,8 @@ def _needed(route: PortalRoute, pages: dict[str, PageLocators]) -> dict[str, lis
         "referral_search": ["search_text", "search"],
         "outcome": ["reference"],
     }
+    if route.decisions:
+        needed["referral_decisions"] = ["search_text", "search"]
     if "search_existing" in route.flow:
         needed["search_existing"] = ["surname", "date_of_birth", "search", "create_new"]
     if "framed_form" in route.flow:
@@ -119,6 +130,7 @@ def route_problems(route: PortalRoute, pages: dict[str, PageLocators]) -> list[s
     for name, group, fields in (
         ("referral_search", "results", {"reference", "your_reference"}),
         ("outcome", "errors", {"message"}),
+        *([("referral_decisions", "results", {"reference", "decision", "decided_at"})] if route.decisions else []),
     ):
         found = pages[name].groups.get(group) if name in pages else None
         if name in pages and (found is None or not fields <= set(found.fields)):

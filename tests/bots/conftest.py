@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,25 @@ def serving(module: str, log: Path, *args: str) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(10)
+
+
+@contextmanager
+def front_doors(folder: Path, authorities: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """The simulated front doors of ``authorities``, each as its own process (default seed and faults), started
+    together: authority -> URL. Their logs are in ``folder``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("VHUB_")}
+    ports = {authority: free_port() for authority in authorities}
+    with ExitStack() as stack:
+        for authority, port in ports.items():
+            output = stack.enter_context((folder / f"{authority}.log").open("wb"))
+            argv = [sys.executable, "-m", "fixtures.referral_portals", authority, "--port", str(port)]
+            process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+            stack.callback(process.wait, 10)
+            stack.callback(process.terminate)
+        urls = {authority: f"http://127.0.0.1:{port}" for authority, port in ports.items()}
+        for url in urls.values():
+            wait_for_http(f"{url}/_admin/health", timeout=60)
+        yield urls
 
 
 def admin(url: str, method: str, path: str, payload: object = None) -> Any:

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,12 +18,16 @@ from structlog.testing import capture_logs
 
 from bots.locators import PageLocators, load
 from bots.referral_portal import ReferralPortalBot, bot_for, load_route
+from bots.referral_portal.decisions import PortalDecision
 from bots.referral_portal.route import check_route
 from bots.submission import PartnerRejected, Submission
+from fixtures.referral_portals.decisions import Decision, decision_for
+from fixtures.settings import SimulatorSettings
 from tests.bots.conftest import (
     admin,
     as_the_portal_keeps_it,
     check_a_lost_confirmation_is_found_not_sent_again,
+    front_doors,
     held,
     referral_submission,
 )
@@ -39,7 +39,6 @@ from vhub.drafting.referral_form import ReferralForm
 from vhub.errors import ConfigurationError, SelectorDrift
 from vhub.models import LONDON, validate_incident
 from vhub.portals import PORTALS_FILE, load_routes
-from vhub.runtime import free_port, wait_for_http
 from vhub.settings import PROJECT_ROOT, Settings
 from vhub.simulated import simulated_system
 from vhub.triage import History, Workflow, load_config, triage
@@ -120,19 +119,7 @@ def referral(authority: str, **children: dict[str, Any]) -> Submission:
 @pytest.fixture(scope="module")
 def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The four front doors, each as its own process, started together: authority -> URL."""
-    folder = tmp_path_factory.mktemp("referral-portals")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("VHUB_")}
-    ports = {authority: free_port() for authority in AUTHORITIES}
-    with ExitStack() as stack:
-        for authority, port in ports.items():
-            output = stack.enter_context((folder / f"{authority}.log").open("wb"))
-            argv = [sys.executable, "-m", "fixtures.referral_portals", authority, "--port", str(port)]
-            process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-            stack.callback(process.wait, 10)
-            stack.callback(process.terminate)
-        urls = {authority: f"http://127.0.0.1:{port}" for authority, port in ports.items()}
-        for url in urls.values():
-            wait_for_http(f"{url}/_admin/health", timeout=60)
+    with front_doors(tmp_path_factory.mktemp("referral-portals"), AUTHORITIES) as urls:
         yield urls
 
 
@@ -327,3 +314,43 @@ def test_a_selectors_file_without_a_field_is_refused_before_the_portal_is_touche
         check_route(route, pages)
     assert "field concern.location.postcode (locator 'concern_postcode') is on no form page" in caught.value.message
     assert "not_asked" in caught.value.message
+
+
+# -- the front door's decision ---------------------------------------------------------------------------------------
+
+DECISIONS_RECEIVED = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)  # a Monday morning, on the portal's stepped clock
+SEED = SimulatorSettings.model_fields["fixtures_seed"].default
+
+
+def plant_decided(url: str, authority: str) -> tuple[str, Decision]:
+    """A referral the portal receives at DECISIONS_RECEIVED and will decide: its reference and that decision."""
+    admin(url, "POST", "clock", {"now": DECISIONS_RECEIVED.isoformat()})
+    for number in range(100):
+        planted = admin(url, "POST", "referrals", {"your_reference": f"VHUB-{number}-test", "threshold_level": None})
+        received = datetime.fromisoformat(planted["received_at"])
+        decision = decision_for(SEED, PREFIXES[authority], planted["reference"], received, None)
+        if decision is not None:
+            return planted["reference"], decision
+    raise AssertionError("no planted referral was ever decided")
+
+
+@browser_test
+def test_the_decision_is_read_only_once_the_portal_shows_it(
+    bot: ReferralPortalBot, portals: dict[str, str], authority: str
+) -> None:
+    """Before the decision time the portal's own words for "undecided" read as no decision; after it, the outcome in
+    vhub's words and the time the portal shows, to the minute; a reference it does not hold is "not listed"."""
+    url = portals[authority]
+    reference, decision = plant_decided(url, authority)
+    try:
+        admin(url, "POST", "clock", {"now": (decision.decided_at - timedelta(minutes=1)).isoformat()})
+        before = bot.decision(reference)
+        admin(url, "POST", "clock", {"now": (decision.decided_at + timedelta(minutes=1)).isoformat()})
+        after = bot.decision(reference)
+        missing = bot.decision(f"{PREFIXES[authority]}-999999")
+    finally:
+        admin(url, "POST", "clock", {"now": None})
+    assert PortalDecision(reference, found=True) == before
+    assert (True, decision.outcome, decision.decided_at) == (after.found, after.outcome, after.decided_at)
+    assert after.wording
+    assert PortalDecision(f"{PREFIXES[authority]}-999999", found=False) == missing

@@ -49,7 +49,8 @@ def test_the_night_fires_each_schedule_once_escalates_and_reports(tmp_path: Path
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     night = date.fromisoformat(summary["day"])
 
-    # 00:00 to 07:50: scans every half hour to 06:30, then every quarter; ISR twice an hour; the watch every quarter.
+    # 00:00 to 07:50: scans every half hour to 06:30, then every quarter; ISR twice an hour; the watch every quarter;
+    # the children's services decisions at ten past each hour.
     assert {
         "overnight_scan": 14,
         "daytime_scan": 4,
@@ -57,6 +58,7 @@ def test_the_night_fires_each_schedule_once_escalates_and_reports(tmp_path: Path
         "watch": 32,
         "encompass_check": 1,
         "morning_report": 1,
+        "decision_check": 8,
     } == summary["fired"]
     assert sum(summary["fired"].values()) == summary["duplicates_refused"]
     assert all(summary["checks"].values()), summary["checks"]

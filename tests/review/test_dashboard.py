@@ -22,7 +22,7 @@ from vhub.review import dashboard
 from vhub.review.dashboard import BacklogCell, Compliance
 from vhub.runtime import free_port
 from vhub.store import Database
-from vhub.store.tables import DecisionRow, DraftRow, UserRow, utcnow
+from vhub.store.tables import DecisionEscalationRow, DecisionRow, DraftRow, SubmissionRow, UserRow, utcnow
 
 NOW = datetime(2026, 6, 10, 11, 0, tzinfo=UTC)  # 12:00 in London (BST), a Wednesday
 
@@ -254,3 +254,48 @@ def test_every_decision_late_is_charted_as_0_per_cent(review_app: ReviewApp) -> 
     page = review_app.visitor("reviewer").client.get("/dashboard").text
     chart = page.split('id="chart-on-time">')[1].split("</figure>")[0]
     assert ("Nothing to show" in chart, "<svg" in chart, ">0% (0 of 1)</text>" in chart) == (False, True, True)
+
+
+def test_an_overdue_childrens_services_decision_is_on_the_dashboard(review_app: ReviewApp) -> None:
+    """A referral sent and escalated under the MOU: the front door's figures and the escalation's entry (draft,
+    the portal's reference as text, the step and the role told), and its count in the data."""
+    sent_at = utcnow() - timedelta(days=3)
+    with review_app.db.session() as session:
+        draft = session.get_one(DraftRow, review_app.ids["draft"])
+        draft.workflow, draft.status, draft.authority, draft.risk = "referral", "sent", "herefordshire", "red"
+        session.add(
+            SubmissionRow(
+                draft_id=draft.id,
+                portal="referral_herefordshire",
+                key="VHUB-1-k",
+                status="sent",
+                partner_reference="HMASH-<i>9</i>",
+                sent_at=sent_at,
+            )
+        )
+        session.add(
+            DecisionEscalationRow(
+                draft_id=draft.id,
+                authority="herefordshire",
+                risk="red",
+                partner_reference="HMASH-<i>9</i>",
+                step=1,
+                police_role="VHub duty sergeant",
+                partner_role="Front door team manager",
+                decision_due_at=sent_at + timedelta(days=1),
+                opened_at=sent_at + timedelta(days=1, minutes=10),
+            )
+        )
+        draft_id = draft.id
+    client = review_app.visitor("reviewer").client
+    page = client.get("/dashboard").text
+    data = client.get("/dashboard/data").json()
+    partners = page.split('id="partners"')[1].split("</table>")[0]
+    entry = page.split('id="escalations"')[1].split("</table>")[0]
+    assert "<td>Herefordshire MASH</td><td>1</td><td>0</td>" in partners
+    assert f'href="/drafts/{draft_id}"' in entry and "HMASH-&lt;i&gt;9&lt;/i&gt;" in entry and "<i>9" not in entry
+    assert "VHub duty sergeant" in entry
+    assert ("1", [(draft_id, 1)]) == (
+        data["figures"]["escalations_open"],
+        [(item["draft_id"], item["step"]) for item in data["escalations_open"]],
+    )

@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from tests.review.support import ReviewApp
 from vhub.store.draft_status import DraftStatus
-from vhub.store.tables import DataQualityItemRow, DecisionRow, DraftRow, SubmissionRow, UserRow
+from vhub.store.tables import (
+    DataQualityItemRow,
+    DecisionEscalationRow,
+    DecisionRow,
+    DraftRow,
+    PartnerDecisionRow,
+    SubmissionRow,
+    UserRow,
+)
 
 
 def test_a_sent_draft_shows_the_partners_reference_and_the_key(review_app: ReviewApp) -> None:
@@ -147,3 +155,52 @@ def test_next_item_skips_the_draft_open_and_drafts_others_hold(review_app: Revie
         session.get_one(DraftRow, other).claimed_by = None
     answer = reviewer.get(f"/queue/next?after={first}")
     assert (303, f"/drafts/{other}") == (answer.status_code, answer.headers["location"])
+
+
+def test_a_sent_referral_shows_the_front_doors_decision_and_its_closed_escalation(review_app: ReviewApp) -> None:
+    """The front door's decision (vhub's label and the portal's own words, escaped) and each escalation step, closed
+    by the decision, are on the draft's page."""
+    draft_id = review_app.ids["draft"]
+    with review_app.db.session() as session:
+        draft = session.get_one(DraftRow, draft_id)
+        draft.status, draft.workflow, draft.authority = "sent", "referral", "worcestershire"
+        session.add(
+            SubmissionRow(
+                draft_id=draft_id,
+                portal="referral_worcestershire",
+                key="VHUB-101-0a1b2c3d",
+                status="sent",
+                partner_reference="WCF-000042",
+                sent_at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC),
+            )
+        )
+        decision = PartnerDecisionRow(
+            draft_id=draft_id,
+            authority="worcestershire",
+            partner_reference="WCF-000042",
+            outcome="strategy_discussion",
+            wording="Strategy Discussion / <S47>",
+            decided_at=datetime(2026, 11, 25, 10, 15, tzinfo=UTC),
+        )
+        session.add(decision)
+        session.flush()
+        session.add(
+            DecisionEscalationRow(
+                draft_id=draft_id,
+                authority="worcestershire",
+                risk="red",
+                partner_reference="WCF-000042",
+                step=1,
+                police_role="VHub duty sergeant",
+                partner_role="Front door team manager",
+                decision_due_at=datetime(2026, 11, 24, 17, 0, tzinfo=UTC),
+                opened_at=datetime(2026, 11, 24, 17, 10, tzinfo=UTC),
+                closed_at=datetime(2026, 11, 25, 11, 10, tzinfo=UTC),
+                closed_by=decision.id,
+            )
+        )
+    page = review_app.visitor("reviewer").client.get(f"/drafts/{draft_id}").text
+    outcome = page.split('id="partner-outcome"')[1].split("</dl>")[0]
+    assert "<dt>25/11/2026 10:15</dt><dd>Strategy discussion / section 47" in outcome
+    assert "Strategy Discussion / &lt;S47&gt;" in outcome
+    assert "VHub duty sergeant told 24/11/2026 17:10; closed 25/11/2026 11:10 by the decision" in outcome

@@ -88,5 +88,27 @@ def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:
 def test_migrations_render_for_both_databases(url: str) -> None:
     """The schema, with its append-only audit guard, renders for SQLite and for PostgreSQL."""
     script = sql_script(url)
-    assert 20 == script.count("CREATE TABLE")  # with evidence_files (0012)
+    assert 22 == script.count("CREATE TABLE")  # with evidence_files (0012), partner decisions and escalations (0013)
     assert "audit_events is append-only" in script
+
+
+def test_the_mou_report_is_written_for_a_month_and_a_wrong_month_is_refused(tmp_path: Path) -> None:
+    """`vhub report mou --month 2026-11` writes its HTML and CSVs to the folder given; "2026-13" or no month is a
+    plain refusal naming the form to use, and writes nothing."""
+    out = tmp_path / "reports"
+    written = vhub("report", "mou", "--month", "2026-11", "--out", str(out), data_dir=tmp_path / "var")
+    wrong = vhub("report", "mou", "--month", "2026-13", data_dir=tmp_path / "other")
+    missing = vhub("report", "mou", data_dir=tmp_path / "other")
+    assert (0, ["mou-2026-11-open-escalations.csv", "mou-2026-11.csv", "mou-2026-11.html"]) == (
+        written.returncode,
+        sorted(path.name for path in out.iterdir()),
+    )
+    assert (1, True) == (wrong.returncode, "give it as YYYY-MM" in wrong.stderr)
+    assert (1, True) == (missing.returncode, "needs --month YYYY-MM" in missing.stderr)
+    assert not (tmp_path / "other").exists()
+
+
+def test_demo_days_need_referrals_sent(tmp_path: Path) -> None:
+    """`vhub demo --days 3` without --auto-approve would have no referral to decide: refused, saying why."""
+    result = vhub("demo", "--days", "3", data_dir=tmp_path)
+    assert (1, True) == (result.returncode, "--days needs --auto-approve" in result.stderr)

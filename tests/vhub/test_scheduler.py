@@ -40,6 +40,7 @@ def test_two_schedulers_enqueue_each_firing_once(settings: Settings, redis_url: 
     enqueued = all_jobs(redis_client, Jobs(redis_client, policy))
     assert sorted(
         [
+            ("tasks.decisions.check_decisions", "default"),
             ("tasks.encompass.check_encompass", "high"),
             ("tasks.ingest.start_scan", "scan"),
             ("tasks.ingest.start_scan", "scan"),

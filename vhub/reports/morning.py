@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from vhub.alerts import Alert
 from vhub.clock import day_bounds, uk_at, uk_day, uk_time
 from vhub.drafting.environment import environment
+from vhub.reports.mou import RECENT_DAYS, AuthorityFigures, OpenEscalation, escalations_open, recent_figures
 from vhub.store.draft_status import DraftStatus
 from vhub.store.tables import DataQualityItemRow, DraftRow, RunRow, ScanItemRow, SubmissionRow, TriageResultRow
 
@@ -66,11 +67,18 @@ class MorningReport:
     due_before_nine: list[DueDraft] = field(default_factory=list)
     missed_yesterday: list[DueDraft] = field(default_factory=list)
     paused_portals: dict[str, str] = field(default_factory=dict)
+    partners: list[AuthorityFigures] = field(default_factory=list)  # referrals sent in the last RECENT_DAYS days
+    escalations: list[OpenEscalation] = field(default_factory=list)  # children's services decisions overdue
     previous: bool = True  # False: there was no earlier morning report, so the counts go back to the first run
 
     @property
     def title(self) -> str:
         return f"VHub morning report, {uk_day(self.generated_at):%A %d/%m/%Y}"
+
+    @property
+    def recent_days(self) -> int:
+        """The children's services decisions are of the referrals sent in this many days."""
+        return RECENT_DAYS
 
     @property
     def drafts_total(self) -> int:
@@ -121,6 +129,7 @@ class MorningReport:
             "Drafts due before 09:00": len(self.due_before_nine),
             "Deadlines missed yesterday": len(self.missed_yesterday),
             "Paused portals": ", ".join(sorted(self.paused_portals)) or "none",
+            "Children's services decisions overdue": len(self.escalations),
         }
 
 
@@ -186,6 +195,8 @@ def build_morning(
     report.due_before_nine = _due(session, now, uk_at(today, MORNING_DEADLINE_HOUR))
     yesterday_start, yesterday_end = day_bounds(today - timedelta(days=1))
     report.missed_yesterday = _missed(session, yesterday_start, yesterday_end)
+    report.partners = recent_figures(session, now)
+    report.escalations = escalations_open(session)
     return report
 
 

@@ -8,7 +8,7 @@ Every figure is counted in the store (GROUP BY on an index): the page reads coun
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from vhub.models import LONDON
 from vhub.queues import Jobs
+from vhub.reports.mou import AuthorityFigures, OpenEscalation, escalations_open, recent_figures
 from vhub.review.queue import STATUSES, TYPES, time_left
 from vhub.store.tables import DataQualityItemRow, DecisionRow, DraftRow
 
@@ -118,6 +119,8 @@ class Figures:
     days: list[Day]  # oldest first; the last is today
     data_quality_open: int
     queues: QueueFigures | None  # None: Redis could not be reached
+    partners: list[AuthorityFigures] = field(default_factory=list)  # referrals sent in the last RECENT_DAYS days
+    escalations: list[OpenEscalation] = field(default_factory=list)  # decisions overdue under the MOU, open now
 
     @property
     def today(self) -> Day:
@@ -323,6 +326,8 @@ def compute(session: Session, now: datetime, jobs: Jobs | None = None) -> Figure
         days=throughput(session, now),
         data_quality_open=open_data_quality(session),
         queues=queue_figures(jobs) if jobs is not None else None,
+        partners=recent_figures(session, now),
+        escalations=escalations_open(session),
     )
 
 
@@ -344,6 +349,7 @@ def headline(figures: Figures) -> dict[str, str]:
         "created_today": str(figures.today.created),
         "decided_today": str(figures.today.decided),
         "data_quality_open": str(figures.data_quality_open),
+        "escalations_open": str(len(figures.escalations)),
         "jobs_in_flight": str(queues.in_flight) if queues else unavailable,
         "jobs_finished": str(queues.finished) if queues else unavailable,
         "jobs_failed": str(queues.failed) if queues else unavailable,
@@ -382,6 +388,11 @@ def as_json(figures: Figures) -> dict[str, Any]:
             for d in figures.days
         ],
         "data_quality_open": figures.data_quality_open,
+        "partner_decisions": [
+            {**asdict(row), "median_hours": None if row.median_hours is None else round(row.median_hours, 1)}
+            for row in figures.partners
+        ],
+        "escalations_open": [asdict(item) for item in figures.escalations],
         "queues": None
         if queues is None
         else {

@@ -31,6 +31,7 @@ from vhub.review.web import Web, page
 from vhub.store.draft_status import APPROVALS, DraftStatus, approvers
 from vhub.store.drafts import load_triage
 from vhub.store.incidents import to_model
+from vhub.store.partner_decisions import partner_outcome
 from vhub.store.tables import (
     AuditEventRow,
     DecisionRow,
@@ -151,6 +152,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
         submission = session.scalars(select(SubmissionRow).where(SubmissionRow.draft_id == row.id)).first()
         if submission is not None:
             session.expunge(submission)
+        outcome = partner_outcome(session, row.id)
     left, state = time_left(draft.deadline, now)
     claimed = draft.claimed_by if draft.claimed_until and draft.claimed_until > now else None
     first_approver = names.get(draft.first_approver) if draft.first_approver else None
@@ -162,6 +164,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
         "decisions": decisions,
         "changes": changes,
         "submission": submission,
+        "partner_outcome": outcome,
         "evidence": _evidence(web, submission),
         "time_left": left,
         "state": state,

@@ -51,6 +51,7 @@ class DemoOptions:
     summary_json: Path | None = None
     workers: int | None = None
     auto_approve: bool = False
+    days: int = 0  # with auto_approve: simulated days of decision checks after sending (vhub/simulated/days.py)
     timeout_s: float | None = None  # None: default_timeout_s(incidents)
 
     @property
@@ -137,6 +138,12 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             finished = _wait_quiet(ctx, deadline, progress)
             summary["auto_approved"] = approved
             summary.update(_delivery(ctx, stack.urls))
+            if options.days:
+                from vhub.simulated.days import run_days  # it builds on the night's helpers, which import this module
+
+                summary["days"] = run_days(
+                    ctx, stack.urls, stack.webhook_sink_url, options.days, settings.data_path / "reports", out
+                )
         summary["duration_s"] = round(time.monotonic() - started, 1)
         with ctx.db.session(read_only=True) as session:
             unfinished = unfinished_work(
@@ -155,6 +162,10 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             report = build_backlog(session, load_config(), utcnow())
         summary["backlog_report"] = str(write_backlog(report, settings.data_path / "reports")[0])
         out.write(render_summary(summary))
+        if "days" in summary:
+            from vhub.simulated.days import render_days
+
+            out.write(render_days(summary["days"]))
         if options.summary_json:
             options.summary_json.parent.mkdir(parents=True, exist_ok=True)
             options.summary_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -162,7 +173,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         if not options.exit_after:
             keep_running(ctx, stack, out, try_commands="`vhub status` or `vhub report backlog`", data_dir=demo_dir)
     out.write("Stopped.\n")
-    return 0 if summary["complete"] else 1
+    return 0 if summary["complete"] and summary.get("days", {}).get("ok", True) else 1
 
 
 def _wait_quiet(ctx: context.AppContext, deadline: float, progress: Progress) -> bool:

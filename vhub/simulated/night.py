@@ -154,7 +154,7 @@ def run_night(settings: Settings, options: NightOptions, out: TextIO = sys.stdou
             if schedule.name != "watch":
                 out.write(f"  {uk_time(minute)}  {schedule.name:<16} enqueued once (a second try was refused)\n")
                 out.flush()
-            if not _wait_quiet(ctx, options.step_timeout_s):
+            if not wait_quiet(ctx, options.step_timeout_s):
                 unfinished.append(f"{schedule.name} at {uk_time(minute)}: work still running after the time limit")
                 break
         out.write(f"  (the watch fired {fired['watch']} times, every quarter of an hour)\n")
@@ -168,7 +168,7 @@ def run_night(settings: Settings, options: NightOptions, out: TextIO = sys.stdou
     return 0 if summary["ok"] else 1
 
 
-def _wait_quiet(ctx: context.AppContext, timeout_s: float) -> bool:
+def wait_quiet(ctx: context.AppContext, timeout_s: float) -> bool:
     """Until no job is queued, running, scheduled or held back, twice in a row (True), or the time limit."""
     deadline = time.monotonic() + timeout_s
     quiet = 0
@@ -178,7 +178,7 @@ def _wait_quiet(ctx: context.AppContext, timeout_s: float) -> bool:
     return quiet >= 2
 
 
-def _cards(sink_url: str, channel: str) -> list[dict[str, Any]]:
+def received_cards(sink_url: str, channel: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{sink_url}/_admin/received", params={"channel": channel}, timeout=10)
     response.raise_for_status()
     return [post["card"]["attachments"][0]["content"] for post in response.json()]
@@ -187,8 +187,8 @@ def _cards(sink_url: str, channel: str) -> list[dict[str, Any]]:
 def _summary(
     sink_url: str, fired: Counter[str], refused: int, unfinished: list[str], day: Any, planted: int
 ) -> dict[str, Any]:
-    duty = _cards(sink_url, "duty")
-    admins = _cards(sink_url, "admins")
+    duty = received_cards(sink_url, "duty")
+    admins = received_cards(sink_url, "admins")
     escalations = [card for card in duty if card["body"][0]["text"].startswith("Operation Encompass")]
     reports = [card for card in admins if card["body"][0]["text"].startswith("VHub morning report")]
     report_facts = {fact["title"]: fact["value"] for fact in reports[0]["body"][1]["facts"]} if reports else {}

@@ -440,3 +440,45 @@ class EvidenceFileRow(Base):
     name: Mapped[str] = mapped_column(String(40))  # one of vhub.evidence.FILES
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PartnerDecisionRow(Base):
+    """A children's services front door's decision on a referral the force sent, as its portal showed it: one row
+    per change (the same decision read again adds nothing)."""
+
+    __tablename__ = "partner_decisions"
+    __table_args__ = (UniqueConstraint("draft_id", "outcome", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), index=True)
+    authority: Mapped[str] = mapped_column(String(40), index=True)
+    partner_reference: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(30))  # a key of vhub.mou.OUTCOMES
+    wording: Mapped[str] = mapped_column(String(120))  # the portal's own words for it
+    decided_at: Mapped[datetime]
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DecisionEscalationRow(Base):
+    """One step of the MOU's escalation route for a referral whose decision is overdue: opened once, alerted once,
+    closed when the decision arrives."""
+
+    __tablename__ = "decision_escalations"
+    __table_args__ = (
+        UniqueConstraint("draft_id", "step"),
+        Index("ix_decision_escalations_open", "closed_at", "authority"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), index=True)
+    authority: Mapped[str] = mapped_column(String(40))
+    risk: Mapped[str | None] = mapped_column(String(10))
+    partner_reference: Mapped[str] = mapped_column(String(60))
+    step: Mapped[int] = mapped_column(Integer)  # 1 first, as config/mou.toml lists the route
+    police_role: Mapped[str] = mapped_column(String(80))
+    partner_role: Mapped[str] = mapped_column(String(80))
+    decision_due_at: Mapped[datetime]
+    opened_at: Mapped[datetime]  # the moment of the check that found it overdue
+    alerted_at: Mapped[datetime | None]  # when its alert was taken by the channel (or the channel was not set)
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("partner_decisions.id"))

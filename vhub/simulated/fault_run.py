@@ -124,19 +124,20 @@ class FaultPlan:
 FULL = FaultPlan()
 REDUCED = FaultPlan(
     incidents=2,
-    window_s=6.0,
-    sessions_every_s=1.5,
+    window_s=4.0,
+    sessions_every_s=1.0,
     isr_requests=2,
-    kills=3,
+    kills=2,
     together_kills=1,
     redis_restarts=1,
     locks=1,
-    lock_s=4.0,
-    records_down_s=6.0,
+    lock_s=3.0,
+    records_down_s=4.0,
     retry_scale=0.05,
     phase_limit_s=120.0,
 )
-"""The run inside `make test`: a few incidents a phase, each fault briefly, a few kills, retries 20 times sooner."""
+"""The run inside `make test`: two incidents a phase, each fault for a few seconds, three kills, retries 20 times
+sooner."""
 
 
 @dataclass

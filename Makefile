@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-hosts lint unit system-deps clean
+.PHONY: demo test test-hosts test-faults lint unit system-deps clean
 
 # `make demo DEMO_ARGS=--auto-approve` also approves every draft and sends it to the simulated portals.
 DEMO_ARGS ?=
@@ -22,6 +22,12 @@ test: $(STAMP) system-deps lint
 # mid-job, and the review app behind a proxy (about 6 minutes).
 test-hosts: $(STAMP) system-deps
 	$(BIN)/pytest -m hosts
+
+# The fault run (docs/faults.md): each fault alone, then all together, on the simulated stack; its table, and a
+# non-zero exit on any loss, duplicate or breach `vhub verify` finds. About 30 minutes on 2 cores; `make test`
+# runs a reduced one.
+test-faults: $(STAMP) system-deps
+	$(BIN)/vhub faults run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

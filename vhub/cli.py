@@ -141,6 +141,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from bots.records_system import RecordsBot
     from vhub.browser import close_all
+    from vhub.evidence import store_for
     from vhub.portals import external_systems
     from vhub.verify import as_json, render, verify
 
@@ -163,6 +164,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             listed=listed,
             partners=partners,
             second_approver_for_red=ctx.settings.review_second_approver_for_red,
+            evidence=store_for(ctx.settings, ctx.db),
         )
     print(render(checks), end="")
     if args.json:
@@ -702,6 +704,33 @@ def cmd_bench_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faults(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vhub.runtime import exit_on_sigterm
+    from vhub.simulated.fault_run import FULL, REDUCED, run_faults
+
+    plan = REDUCED if args.reduced else FULL
+    chosen = {
+        "incidents": args.incidents,
+        "kills": args.kills,
+        "records_down_s": args.records_down,
+        "retry_scale": args.retry_scale,
+        "workers": args.workers,
+    }
+    plan = replace(plan, **{name: value for name, value in chosen.items() if value is not None})
+    if plan.incidents < 1 or plan.kills < 0 or plan.records_down_s < 0 or plan.retry_scale <= 0 or plan.workers < 1:
+        raise ConfigurationError(
+            "--incidents and --workers take 1 or more; --kills and --records-down 0 or more; --retry-scale more "
+            "than 0.",
+            code="faults_arguments",
+        )
+    settings = _settings()
+    settings.ensure_dirs()
+    exit_on_sigterm()  # a SIGTERM stops the stack on the way out, as Ctrl-C does
+    return run_faults(settings, plan).code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vhub", description="Vulnerability Hub bot workers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -898,6 +927,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     alerts_test.add_argument("--channel", choices=["admins", "duty"], default=None)
     alerts_test.set_defaults(func=cmd_alerts_test)
+
+    faults = sub.add_parser(
+        "faults", help="rehearse faults on the simulated stack and show nothing is lost or sent twice"
+    )
+    faults_sub = faults.add_subparsers(dest="action", required=True)
+    faults_run = faults_sub.add_parser(
+        "run",
+        help="a run in phases on a fresh simulated stack, every draft auto-approved, each fault injected alone then "
+        "all together; then one `vhub failed replay --all` and `vhub verify`; prints the table, exits 1 on any loss, "
+        "duplicate or breach",
+    )
+    faults_run.add_argument("--reduced", action="store_true", help="a few incidents, each fault briefly (make test)")
+    faults_run.add_argument("--incidents", type=int, default=None, help="new incidents each phase brings (25)")
+    faults_run.add_argument("--kills", type=int, default=None, help="workers killed in the kills' phase (10)")
+    faults_run.add_argument(
+        "--records-down", type=float, default=None, metavar="SECONDS", help="the records system's outage (120)"
+    )
+    faults_run.add_argument(
+        "--retry-scale", type=float, default=None, help="retry intervals of queue/queues.toml times this (1)"
+    )
+    faults_run.add_argument("--workers", type=int, default=None, help="rq workers (2)")
+    faults_run.set_defaults(func=cmd_faults)
 
     bench = sub.add_parser("bench", help="measure the bots' speed against a baseline in the same run")
     bench.add_argument(

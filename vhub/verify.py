@@ -8,13 +8,15 @@ Each check gives its figure and the breaches it found (references and ids only, 
 - every sent draft was approved, on the version sent, by as many different named people as its risk needs;
 - every sent draft's audit trail is unbroken: created, each status move one the draft's life allows, from the
   status the last move left, ending at sent, with an audited approval by each approver;
-- every failed job has a reason a person can read.
+- every failed job has a reason a person can read, and a bot's job that failed on a page of another system left
+  the evidence of it (screenshot, page, trace) an admin is shown.
 
 A check that cannot be made here (a live portal that offers no read-only list) says so and is not a pass.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from vhub.evidence import EvidenceStore
 from vhub.failed import FailedJob, list_failed
 from vhub.queues import Jobs
 from vhub.store.draft_status import ALLOWED, APPROVALS, DraftStatus, approvals_needed
@@ -105,6 +108,15 @@ def incidents_accounted_for(session: Session, listed: Iterable[ListedVersion], f
     )
 
 
+def held_twice(partners: PartnerRecords) -> dict[str, dict[str, int]]:
+    """Each partner's submission keys it holds more than once, with how many times."""
+    twice: dict[str, dict[str, int]] = {}
+    for portal, keys in partners.items():
+        held = Counter(key for key in keys if key)
+        twice[portal] = {key: count for key, count in sorted(held.items()) if count > 1}
+    return twice
+
+
 def partner_records_match(session: Session, partners: PartnerRecords | None) -> Check:
     """No key twice at any partner; every draft vhub recorded as sent is in the partner's own records."""
     name = "no submission twice at a partner"
@@ -121,15 +133,14 @@ def partner_records_match(session: Session, partners: PartnerRecords | None) -> 
         sent[portal].add(key)
     breaches = []
     held_total = 0
+    twice = held_twice(partners)
     for portal in sorted(set(partners) | set(sent)):
-        held = Counter(key for key in partners.get(portal, []) if key)
+        held = set(partners.get(portal, []))
         held_total += len(partners.get(portal, []))
-        breaches += [
-            f"{portal} holds submission {key} {count} times" for key, count in sorted(held.items()) if count > 1
-        ]
+        breaches += [f"{portal} holds submission {key} {count} times" for key, count in twice.get(portal, {}).items()]
         breaches += [
             f"{portal} has no record of submission {key}, which vhub recorded as sent"
-            for key in sorted(sent[portal] - set(held))
+            for key in sorted(sent[portal] - held)
         ]
     figure = (
         f"{sum(len(keys) for keys in sent.values()):,} sent by vhub; {held_total:,} held by {len(partners)} partners"
@@ -233,13 +244,39 @@ def _trail_problem(trail: list[AuditEventRow], approvers: set[str]) -> str | Non
     return None
 
 
-def failed_jobs_explained(failed: list[FailedJob]) -> Check:
+BOT_JOBS = frozenset(
+    {
+        "tasks.ingest.scan",
+        "tasks.ingest.ingest",
+        "tasks.submit.submit_draft",
+        "tasks.isr.isr_scan",
+        "tasks.isr.isr_lookup",
+    }
+)
+"""The jobs whose work is a bot's on another system's pages."""
+ON_A_PAGE = re.compile(r"\b(SystemUnavailable|SessionExpired|SelectorDrift|SubmissionUnconfirmed)\b")
+"""The errors a bot raises from a page it was working on (the browser keeps evidence of each). A job that failed
+for another reason (its worker killed, the store or Redis unreachable) may never have opened a page."""
+
+
+def failed_jobs_explained(failed: list[FailedJob], evidence: EvidenceStore | None = None) -> Check:
+    """Each failed job has a reason; each bot's job that failed on a page left evidence in the ``evidence`` store
+    the settings name, folders or the database (not looked for when None)."""
     breaches = [
         f"failed job {job.id} ({job.function}) has no reason recorded"
         for job in failed
         if job.reason in ("", "no error recorded")
     ]
-    return Check("failed jobs explained", f"{len(failed):,} failed jobs", breaches)
+    on_a_page = [job for job in failed if job.function in BOT_JOBS and ON_A_PAGE.search(job.reason)]
+    figure = f"{len(failed):,} failed jobs"
+    if evidence is not None:
+        breaches += [
+            f"failed job {job.id} ({job.function}) failed on a page of another system but left no evidence"
+            for job in on_a_page
+            if not evidence.of_job(job.id)
+        ]
+        figure += f", {len(on_a_page):,} of them on a page of another system (evidence looked for)"
+    return Check("failed jobs explained", figure, breaches)
 
 
 def verify(
@@ -249,8 +286,10 @@ def verify(
     listed: Iterable[ListedVersion] | None,
     partners: PartnerRecords | None,
     second_approver_for_red: bool,
+    evidence: EvidenceStore | None = None,
 ) -> list[Check]:
-    """Every check; ``listed``: what the records system lists (None: not read, the check says so)."""
+    """Every check; ``listed``: what the records system lists (None: not read, the check says so);
+    ``evidence``: where failed jobs' evidence is kept (None: not looked for)."""
     failed = list_failed(jobs)  # read once: the source check and the failed-job check both use it
     failed_ids = {job.id for job in failed}
     source = (
@@ -263,7 +302,7 @@ def verify(
         partner_records_match(session, partners),
         sent_drafts_approved(session, second_approver_for_red=second_approver_for_red),
         audit_trails_unbroken(session),
-        failed_jobs_explained(failed),
+        failed_jobs_explained(failed, evidence),
     ]
 
 

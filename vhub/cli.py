@@ -7,11 +7,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vhub import context, logs
 from vhub.errors import ConfigurationError, VhubError
 from vhub.settings import Settings, display_url, keep_private
+
+if TYPE_CHECKING:
+    from vhub.runtime import Stack
 
 
 def _settings() -> Settings:
@@ -43,7 +46,7 @@ def _running_context() -> context.AppContext:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from vhub.mou import mou_config
-    from vhub.runtime import Simulated, Stack, exit_on_sigterm
+    from vhub.runtime import Simulated, Stack, stop_on_signals
     from vhub.supervisor import Supervisor
     from vhub.triage.term_dates import warn_about_term_dates
 
@@ -58,22 +61,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     warn_about_term_dates()  # logged, never stops start-up: past its term dates a deadline is flagged instead
     mou_config()  # config/mou.toml: a mistake stops start-up, naming what to fix
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
-    exit_on_sigterm()
+    stop_on_signals()
     context.configure(settings).db.migrate()
     from vhub.status import announce, withdraw
 
     with stack:
         pointer = announce(settings)  # lets `vhub status` find this stack from any folder
-        print(f"Mode:           {stack.settings.mode}" + (" (simulated systems only)" if simulators else ""))
-        print(f"Redis:          {display_url(stack.redis_url)}")
-        print(f"Records system: {stack.records_url}")
-        print(f"ISR portal:     {stack.isr_url}")
-        print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
-        print(f"Workers:        {stack.worker_count}" + ("" if args.no_scheduler else " (and the scheduler)"))
-        print(f"Data folder:    {settings.data_path}")
-        print(f"Alerts (Teams): {_alert_channels(stack.resolved(), simulated=simulators is not None)}")
-        print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
-        try:
+        try:  # from here on, a Ctrl-C (however soon) stops the stack and withdraws the pointer
+            _print_stack(stack, settings, simulated=simulators is not None, scheduler=not args.no_scheduler)
             # A worker, the scheduler or the review app that stops is restarted; Redis stopping stops all.
             reason = Supervisor(stack).run()
             print(f"Stopping: {reason} (see {settings.log_dir}).", file=sys.stderr)
@@ -83,6 +78,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         finally:
             withdraw(pointer)
     return 0
+
+
+def _print_stack(stack: Stack, settings: Settings, *, simulated: bool, scheduler: bool) -> None:
+    """What `vhub up` started and where, ending with the line that says it is running."""
+    print(f"Mode:           {stack.settings.mode}" + (" (simulated systems only)" if simulated else ""))
+    print(f"Redis:          {display_url(stack.redis_url)}")
+    print(f"Records system: {stack.records_url}")
+    print(f"ISR portal:     {stack.isr_url}")
+    print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
+    print(f"Workers:        {stack.worker_count}" + (" (and the scheduler)" if scheduler else ""))
+    print(f"Data folder:    {settings.data_path}")
+    print(f"Alerts (Teams): {_alert_channels(stack.resolved(), simulated=simulated)}")
+    print("Running. `vhub status` shows the queues; Ctrl-C stops everything.", flush=True)
 
 
 def _alert_channels(settings: Settings, *, simulated: bool) -> str:
@@ -707,7 +715,7 @@ def cmd_bench_review(args: argparse.Namespace) -> int:
 def cmd_faults(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from vhub.runtime import exit_on_sigterm
+    from vhub.runtime import stop_on_signals
     from vhub.simulated.fault_run import FULL, REDUCED, run_faults
 
     plan = REDUCED if args.reduced else FULL
@@ -727,7 +735,7 @@ def cmd_faults(args: argparse.Namespace) -> int:
         )
     settings = _settings()
     settings.ensure_dirs()
-    exit_on_sigterm()  # a SIGTERM stops the stack on the way out, as Ctrl-C does
+    stop_on_signals()  # a SIGTERM stops the stack on the way out, as Ctrl-C does
     return run_faults(settings, plan).code
 
 

@@ -70,13 +70,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit, so `with Stack(...)` blocks stop their children on the way out."""
+def stop_on_signals() -> None:
+    """Turn SIGTERM into SystemExit and Ctrl-C (SIGINT) into KeyboardInterrupt, so `with Stack(...)` blocks stop
+    their children on the way out. SIGINT is set even when this process was started with it ignored (a background
+    job of a script, a test runner's worker), which Python otherwise keeps: Ctrl-C must always stop a stack."""
 
     def _raise(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _raise)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pid_alive(pid: int) -> bool:

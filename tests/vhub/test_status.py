@@ -40,10 +40,9 @@ def test_status_with_nothing_running_says_so_and_creates_nothing(folders: tuple[
     assert ([], []) == (list(elsewhere.iterdir()), [path.name for path in home.rglob("*")])
 
 
-@pytest.fixture
-def stack(folders: tuple[Path, Path, Path]) -> Iterator[subprocess.Popen[str]]:
-    """`vhub up --simulate` on its data folder, started as an operator would, stopped with Ctrl-C."""
-    home, _, data = folders
+def start_up(data: Path, home: Path, *, sigint_ignored: bool = False) -> subprocess.Popen[str]:
+    """`vhub up --simulate` on ``data``, started as an operator would, once it says it is running. With
+    ``sigint_ignored``, as a background job of a script starts it: with Ctrl-C's signal ignored."""
     environment = {
         **os.environ,
         "HOME": str(home),
@@ -57,6 +56,7 @@ def stack(folders: tuple[Path, Path, Path]) -> Iterator[subprocess.Popen[str]]:
         stderr=subprocess.STDOUT,
         text=True,
         env=environment,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
     )
     assert up.stdout is not None
     deadline, seen = time.monotonic() + 120, []
@@ -64,17 +64,43 @@ def stack(folders: tuple[Path, Path, Path]) -> Iterator[subprocess.Popen[str]]:
         line = up.stdout.readline()
         seen.append(line)
         if line.startswith("Running."):
-            break
-    else:
-        up.kill()
-        up.wait(10)
-        up.stdout.close()
-        pytest.fail("`vhub up --simulate` did not start:\n" + "".join(seen))
+            return up
+    up.kill()
+    up.wait(10)
+    up.stdout.close()
+    pytest.fail("`vhub up --simulate` did not start:\n" + "".join(seen))
+
+
+@pytest.fixture
+def stack(folders: tuple[Path, Path, Path]) -> Iterator[subprocess.Popen[str]]:
+    """`vhub up --simulate` on its data folder, started as an operator would, stopped with Ctrl-C."""
+    home, _, data = folders
+    up = start_up(data, home)
     yield up
     if up.poll() is None:
         up.send_signal(signal.SIGINT)
         up.wait(60)
+    assert up.stdout is not None
     up.stdout.close()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ctrl_c_stops_the_stack_even_when_started_with_it_ignored(folders: tuple[Path, Path, Path]) -> None:
+    """Started where SIGINT is ignored (a background job of a script, a test runner's worker), Ctrl-C still stops
+    `vhub up` and everything it started; before, it was ignored until something killed the stack."""
+    home, _, data = folders
+    up = start_up(data, home, sigint_ignored=True)
+    assert up.stdout is not None
+    try:
+        up.send_signal(signal.SIGINT)
+        assert 0 == up.wait(60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        up.stdout.close()
+    assert [] == list((home / ".local" / "state" / "vhub" / "stacks").iterdir())
 
 
 @pytest.mark.integration

@@ -31,7 +31,7 @@ from vhub.models import LONDON
 from vhub.reports import build_backlog, write_backlog
 from vhub.review.accounts import add_demo_accounts
 from vhub.review.queue import historic_backlog
-from vhub.runtime import Stack, exit_on_sigterm
+from vhub.runtime import Stack, stop_on_signals
 from vhub.settings import Settings
 from vhub.simulated.auto_approve import approve_all, portal_counts, sent_by_portal
 from vhub.simulated.systems import Simulators
@@ -116,7 +116,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
         simulators=Simulators(seed=options.seed, incidents=options.incidents, anchor=anchor),
         review=True,
     )
-    exit_on_sigterm()
+    stop_on_signals()
     with stack:
         ctx = context.configure(stack.resolved())
         ctx.db.migrate()

@@ -28,7 +28,7 @@ from fixtures.synthetic import SCHOOLS
 from vhub import context, logs
 from vhub.clock import uk_at, uk_day, uk_time
 from vhub.models import DASH_KEYS
-from vhub.runtime import Stack, exit_on_sigterm
+from vhub.runtime import Stack, stop_on_signals
 from vhub.scheduler import check_schedules, fire, firings
 from vhub.settings import Settings
 from vhub.simulated.demo import keep_running
@@ -135,7 +135,7 @@ def run_night(settings: Settings, options: NightOptions, out: TextIO = sys.stdou
         simulators=Simulators(seed=options.seed, incidents=options.incidents, extra=extra),
         review=True,
     )
-    exit_on_sigterm()
+    stop_on_signals()
     with stack:
         ctx = context.configure(stack.resolved())
         ctx.db.migrate()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fixtures.records_system import generate
-from tests.integration.conftest import COUNT, SEED, RunningStack, every, running_stack
+from tests.integration.conftest import COUNT, SEED, RunningStack, running_stack
 from vhub.failed import list_failed
 from vhub.models import validate_incident
 from vhub.store.incidents import count_incidents, latest_incidents, load_incident
@@ -137,13 +137,16 @@ FAULTY_COUNT = 40  # two pages of results and enough reads to meet many errors a
 
 @pytest.mark.both_engines
 def test_faults_do_not_change_the_result(tmp_path: Path, database_url: str) -> None:
-    """With 10% server errors and sessions expired every second, the store still equals the ground truth.
-    (Every second: reading by request, the run is over before a slower expiry would ever meet it; a faster one,
-    on a busy machine, expires the scan's session between signing in and searching, over and over.)"""
-    env = {"VHUB_FIXTURE_FAULTS__ERROR_RATE": "0.1", "VHUB_FIXTURE_FAULTS__LATENCY_MS": "5"}
+    """With 10% server errors and each session ended after 6 requests, the store still equals the ground truth.
+    (Ended by requests served, not by a timer: reading by request, a run is over before a slow timer strikes, and
+    a fast one, on a busy machine, ends the scan's session between signing in and searching, over and over.)"""
+    env = {
+        "VHUB_FIXTURE_FAULTS__ERROR_RATE": "0.1",
+        "VHUB_FIXTURE_FAULTS__LATENCY_MS": "5",
+        "VHUB_FIXTURE_FAULTS__SESSION_REQUESTS": "6",
+    }
     with running_stack(tmp_path, incidents=FAULTY_COUNT, seed=SEED + 1, database_url=database_url, env=env) as stack:
-        with every(1.0, lambda: stack.admin("POST", "expire-sessions")):
-            run = stack.scan()
+        run = stack.scan()
         stats = stack.admin("GET", "stats")
         with stack.ctx.db.session() as session:
             stored = {incident.reference: incident for incident in latest_incidents(session)}

@@ -112,13 +112,13 @@ class ExecutionHeartbeat:
             self.tick()
 
     def tick(self) -> None:
-        """One beat: renew the running job's execution, then sweep lapsed jobs and dead schedulers' locks."""
+        """One beat: renew the running job's execution, then sweep lapsed jobs (a dead scheduler's locks are freed by
+        the worker's maintenance, just before rq takes the role: VhubWorker.run_maintenance_tasks)."""
         with self._lock:
             if self._held is not None:
                 self._renew_held()
         try:
             self.sweep()
-            self.free_stale_scheduler_locks()
         except Exception as error:  # noqa: BLE001 - the renewals must go on whatever a sweep meets
             log.error("sweep failed", error=type(error).__name__)
 

@@ -57,6 +57,15 @@ class VhubWorker(SimpleWorker):
         self.allowed = allowed
         self.beat = beat
 
+    def run_maintenance_tasks(self) -> None:
+        """rq's maintenance, which takes the scheduler role where it is free, after freeing the role of a scheduler
+        that stopped renewing it. In this order and this thread: freed from the heartbeat's thread, a lock could go
+        while rq was taking the others, and the scheduler start with some queues only (the rest waited 2 minutes
+        for rq's fallback, their retries with them)."""
+        if self.beat is not None:
+            self.beat.free_stale_scheduler_locks()
+        super().run_maintenance_tasks()
+
     def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
         try:
             name = job.func_name or ""

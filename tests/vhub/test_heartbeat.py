@@ -139,3 +139,22 @@ def test_a_scheduler_lock_not_renewed_for_half_a_minute_is_freed(jobs: Jobs, bea
     assert [] == beat.free_stale_scheduler_locks()
     jobs.connection.set(key, "host-b.scheduler", ex=SCHEDULER_LOCK_S - 31)
     assert (["submit"], None) == (beat.free_stale_scheduler_locks(), jobs.connection.get(key))
+
+
+def test_a_worker_takes_every_queue_a_stopped_scheduler_held_at_one_maintenance(
+    jobs: Jobs, beat: ExecutionHeartbeat
+) -> None:
+    """Maintenance frees a dead scheduler's stale locks, then rq takes the role: this worker's scheduler holds every
+    queue, not the few a lock freed from another thread left it (the rest then waited two minutes, retries too)."""
+    for queue in jobs.queues():
+        jobs.connection.set(SCHEDULER_LOCKING_KEY_TEMPLATE % queue.name, "host-b.scheduler", ex=SCHEDULER_LOCK_S - 31)
+    worker = VhubWorker(jobs.queues(), connection=jobs.connection, name="host-a.1", beat=beat)
+    worker._start_scheduler()  # as work() does; host-b's locks are held, so no scheduler role yet
+    worker.run_maintenance_tasks()  # the first, which rq leaves to work()'s start
+    assert not worker.scheduler.acquired_locks
+    try:
+        worker.run_maintenance_tasks()
+        holders = {jobs.connection.get(SCHEDULER_LOCKING_KEY_TEMPLATE % queue.name) for queue in jobs.queues()}
+        assert {worker.scheduler.name.encode()} == holders
+    finally:
+        worker.stop_scheduler()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,7 +80,7 @@ def portals(target: Target) -> dict[str, str]:
     return {name: url for name, url in target.systems().items() if name != "records_system"}
 
 
-class Fault:
+class Fault(ABC):
     """One kind of fault. ``run`` blocks until it is over; ``injected`` counts the times it struck. A ``lasting``
     fault is on until ``stop`` (its window is over, or nothing is left to hit); any other ends after its own
     events, or at ``stop`` once nothing is left to hit."""
@@ -91,8 +92,8 @@ class Fault:
         self.injected = 0
         self.notes: list[str] = []
 
-    def run(self, target: Target, stop: threading.Event) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, target: Target, stop: threading.Event) -> None: ...
 
 
 class ServerErrors(Fault):

@@ -178,3 +178,61 @@ def synthetic_run(
 def write_extra(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text(json.dumps(records), encoding="utf-8")
     return path
+
+
+FAST_POLICY = """
+[queues]
+order = ["high", "submit", "default", "ingest", "scan", "low"]
+result_ttl_s = 3600
+failure_ttl_s = 3600
+maintenance_interval_s = 5
+[jobs.scan]
+queue = "scan"
+timeout_s = 600
+retry_intervals_s = [1, 2]
+rate_limit = "records_system"
+[jobs.ingest]
+queue = "ingest"
+timeout_s = 120
+retry_intervals_s = [1, 2, 5]
+rate_limit = "records_system"
+[jobs.triage]
+queue = "default"
+timeout_s = 60
+retry_intervals_s = [1, 2]
+[jobs.draft]
+queue = "default"
+timeout_s = 60
+retry_intervals_s = [1, 2]
+[jobs.isr_scan]
+queue = "scan"
+timeout_s = 300
+retry_intervals_s = [1, 2]
+rate_limit = "isr_portal"
+[jobs.isr_lookup]
+queue = "default"
+timeout_s = 300
+retry_intervals_s = [1, 2]
+rate_limit = "records_system"
+[jobs.submit]
+queue = "submit"
+timeout_s = 60
+retry_intervals_s = [1, 2, 3, 5, 8, 13]
+[rate_limits]
+records_system = 2
+isr_portal = 1
+referral_herefordshire = 1
+referral_worcestershire = 1
+referral_shropshire = 1
+referral_telford_wrekin = 1
+school_portal = 1
+marac_portal = 1
+"""
+
+
+def fast_policy(folder: Path) -> Path:
+    """A queues.toml in ``folder`` with the shipped queues and jobs but retries within seconds and one session per
+    system, for stacks whose tests meet faults, kills and retries."""
+    path = folder / "queues.toml"
+    path.write_text(FAST_POLICY, encoding="utf-8")
+    return path

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from tasks.isr import start_isr_scan
 from tasks.submit import queue_submission, resume_portal
 from tests.conftest import Databases
-from tests.integration.conftest import RunningStack, every, running_stack
+from tests.integration.conftest import RunningStack, every, fast_policy, running_stack
 from vhub.failed import list_failed
 from vhub.portals import all_paused, portal_for
 from vhub.review.accounts import User, add_user
@@ -39,54 +39,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow, py
 SEED, COUNT = 9, 10  # a seed whose ten incidents give referrals, notices and MARAC referrals
 FAULTS = {"confirmation_failure_rate": 0.3, "error_rate": 0.05}
 EXPIRE_EVERY_S = 5.0
-POLICY = """
-[queues]
-order = ["high", "submit", "default", "ingest", "scan", "low"]
-result_ttl_s = 3600
-failure_ttl_s = 3600
-maintenance_interval_s = 5
-[jobs.scan]
-queue = "scan"
-timeout_s = 600
-retry_intervals_s = [1, 2]
-rate_limit = "records_system"
-[jobs.ingest]
-queue = "ingest"
-timeout_s = 120
-retry_intervals_s = [1, 2, 5]
-rate_limit = "records_system"
-[jobs.triage]
-queue = "default"
-timeout_s = 60
-retry_intervals_s = [1, 2]
-[jobs.draft]
-queue = "default"
-timeout_s = 60
-retry_intervals_s = [1, 2]
-[jobs.isr_scan]
-queue = "scan"
-timeout_s = 300
-retry_intervals_s = [1, 2]
-rate_limit = "isr_portal"
-[jobs.isr_lookup]
-queue = "default"
-timeout_s = 300
-retry_intervals_s = [1, 2]
-rate_limit = "records_system"
-[jobs.submit]
-queue = "submit"
-timeout_s = 60
-retry_intervals_s = [1, 2, 3, 5, 8, 13]
-[rate_limits]
-records_system = 2
-isr_portal = 1
-referral_herefordshire = 1
-referral_worcestershire = 1
-referral_shropshire = 1
-referral_telford_wrekin = 1
-school_portal = 1
-marac_portal = 1
-"""
 
 
 def portals(stack: RunningStack) -> dict[str, str]:
@@ -101,8 +53,7 @@ def held(url: str) -> list[dict]:
 def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[RunningStack]:
     """A small synthetic set read, triaged and drafted, with every draft but one referral left to approve."""
     tmp = tmp_path_factory.mktemp("submission")
-    policy = tmp / "queues.toml"
-    policy.write_text(POLICY, encoding="utf-8")
+    policy = fast_policy(tmp)
     # One approval sends a red draft here: the four-eyes rule has its own tests (tests/vhub/review).
     env = {
         "VHUB_QUEUE_CONFIG": str(policy),

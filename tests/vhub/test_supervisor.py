@@ -23,6 +23,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
 from tasks.ingest import start_scan
+from tests.integration.conftest import fast_policy
 from tests.vhub.test_runtime import live_environment, stack_settings, wait_until  # noqa: F401  # a fixture, by name
 from vhub import context
 from vhub.context import AppContext
@@ -39,43 +40,13 @@ from vhub.supervisor import Supervisor
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
-POLICY = """
-[queues]
-order = ["high", "submit", "default", "ingest", "scan", "low"]
-result_ttl_s = 3600
-failure_ttl_s = 3600
-maintenance_interval_s = 5
-[jobs.scan]
-queue = "scan"
-timeout_s = 600
-retry_intervals_s = [1, 2]
-rate_limit = "records_system"
-[jobs.ingest]
-queue = "ingest"
-timeout_s = 120
-retry_intervals_s = [1, 2]
-rate_limit = "records_system"
-[jobs.triage]
-queue = "default"
-timeout_s = 60
-[jobs.draft]
-queue = "default"
-timeout_s = 60
-[jobs.submit]
-queue = "submit"
-timeout_s = 300
-retry_intervals_s = [1, 2]
-[rate_limits]
-records_system = 2
-"""
 SLOW_MS = 1500  # each request to the records system: a scan takes several seconds
 
 
 @contextmanager
 def simulated(tmp_path: Path, redis_url: str) -> Iterator[tuple[Stack, AppContext]]:
     """Two workers on the simulated systems, with the test's own Redis (it outlives the stack)."""
-    policy = tmp_path / "queues.toml"
-    policy.write_text(POLICY, encoding="utf-8")
+    policy = fast_policy(tmp_path)
     settings = Settings(
         data_dir=tmp_path / "var", redis_url=redis_url, queue_config=policy, review_second_approver_for_red=False
     )

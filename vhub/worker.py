@@ -11,7 +11,9 @@ selector drift and configuration errors are never retried: a retry cannot fix th
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import time
 from types import TracebackType
 from typing import Any
 
@@ -65,6 +67,27 @@ class VhubWorker(SimpleWorker):
         if self.beat is not None:
             self.beat.free_stale_scheduler_locks()
         super().run_maintenance_tasks()
+
+    def stop_scheduler(self) -> None:
+        """rq's, safe against a stop in the instant after the scheduler's fork. Until the child has put in its own
+        signal handlers it runs this worker's: a SIGTERM then raised StopRequested in the fork outside
+        multiprocessing's guard, and the fork went on as a second copy of this process while this one waited on it
+        for ever. So wait (at most 5 s) until the scheduler has registered itself, which it does after its
+        handlers, then stop it, and kill it if it is not gone 10 s later."""
+        process = self.scheduler._process if self.scheduler is not None else None
+        if process is None or not process.pid:
+            return
+        key, pid, deadline = self.scheduler.key, str(process.pid).encode(), time.monotonic() + 5
+        while process.is_alive() and time.monotonic() < deadline and self.connection.hget(key, "pid") != pid:
+            time.sleep(0.02)
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except OSError:
+            pass  # already gone
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
     def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
         try:

@@ -188,11 +188,12 @@ class Jobs:
         return False
 
     def in_flight(self) -> int:
-        """Jobs not yet ended: queued, running, scheduled (retry back-off), waiting on other jobs, or held
-        back by a rate limit."""
+        """Jobs not yet ended: queued, taken by a worker (rq moves a job to its queue's intermediate list before
+        it enters the started registry: counted there, a job was in flight and no figure showed it), running,
+        scheduled (retry back-off), waiting on other jobs, or held back by a rate limit."""
         total = 0
         for queue in self.queues():
-            total += queue.count
+            total += queue.count + int(self.connection.llen(queue.intermediate_queue_key))
             total += sum(
                 registry(queue=queue).count
                 for registry in (StartedJobRegistry, ScheduledJobRegistry, DeferredJobRegistry)

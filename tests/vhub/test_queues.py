@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimitRegistry
 from rq.registry import StartedJobRegistry
@@ -83,6 +83,16 @@ def test_jobs_are_stored_as_json_and_run_from_it(redis_client: Redis) -> None:
     assert ["math.fsum", None, [[0.5, 1.5]], {}] == json.loads(zlib.decompress(stored))
     VhubWorker(jobs.queues(), connection=redis_client, allowed=("math.fsum",)).work(burst=True)
     assert 2.0 == Job.fetch(job.id, connection=redis_client, serializer=SERIALIZER).return_value()
+
+
+def test_a_job_a_worker_has_taken_but_not_yet_started_is_in_flight(redis_client: Redis) -> None:
+    """rq moves a job from its queue to the queue's intermediate list before it enters the started registry: in that
+    moment it is still work in flight (the fault run once took it for a quiet stack and ended a fault unstruck)."""
+    jobs = Jobs(redis_client)
+    job = jobs.enqueue("triage", math.fsum, [0.5])
+    queue = jobs.queue("default")
+    assert (queue.key, job.id.encode()) == Queue.lmove(redis_client, queue.key, timeout=None)  # as a worker's dequeue
+    assert (0, 0, 1) == (queue.count, StartedJobRegistry(queue=queue).count, jobs.in_flight())
 
 
 def test_an_argument_json_cannot_hold_is_refused_when_enqueued(redis_client: Redis) -> None:

@@ -68,7 +68,8 @@ def test_an_admin_reads_a_failed_send_sees_its_evidence_and_discards_it(
     expect(page.locator("#job-attempts")).to_have_text("1")
     image = page.get_by_role("img", name="Screenshot of the page when attempt 1 failed")
     expect(image).to_be_visible()
-    assert page.evaluate("img => img.naturalWidth > 0", image.element_handle())
+    # loaded and decoded, not only laid out (a slow machine shows the box first): fails after 30 s if it never is
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     keep_screenshot(page, "failed-job.png", tmp_path, full_page=True)
     page.get_by_role("button", name="Discard this job").click()  # no reason: the browser asks for one
     expect(page).to_have_url(f"{review_app.url}/admin/failed-jobs/{job_id}")

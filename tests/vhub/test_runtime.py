@@ -28,6 +28,8 @@ from vhub.worker import VhubWorker
 
 pytestmark = pytest.mark.integration
 
+REWRITING = ("aof_rewrite_in_progress", "aof_rewrite_scheduled")
+"""Redis's flags for a rewrite of its append-only file under way or waiting for a save to end."""
 LIVE = ExternalSystem(url="http://127.0.0.1:9", username="vhub.bot", password=SecretStr("configured-for-the-test"))
 """A configured system (nothing listens there): enough for a live stack to start."""
 
@@ -186,12 +188,15 @@ def test_the_embedded_redis_needs_its_generated_password_and_its_files_are_priva
             assert connection.ping()
             connection.set("probe", "1")
             connection.bgrewriteaof()
+            # its files are listed once the rewrite is over: its temporary file goes when it ends
+            assert wait_until(lambda: not any(int(connection.info("persistence")[flag]) for flag in REWRITING))
         password = stack_settings.data_path / "redis" / "password"
         assert password.read_text() in stack.redis_url
         assert password.read_text() not in " ".join(" ".join(child.argv) for child in stack.children)
         private_files = [password, stack_settings.run_dir / "stack.json", stack_settings.run_dir / "redis.conf"]
-        assert wait_until(lambda: any((stack_settings.data_path / "redis").rglob("*.aof")))
-        private_files += list((stack_settings.data_path / "redis").rglob("*.aof"))
+        append_only_files = list((stack_settings.data_path / "redis").rglob("*.aof"))
+        assert append_only_files
+        private_files += append_only_files
         folders = [stack_settings.data_path, stack_settings.run_dir, stack_settings.log_dir, password.parent]
         assert {0o600} == {path.stat().st_mode & 0o777 for path in private_files}
         assert {0o700} == {path.stat().st_mode & 0o777 for path in folders}

@@ -4,6 +4,7 @@ escalations), checked against the store; the monthly report's HTML and CSV; the 
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -182,6 +183,8 @@ def test_the_report_is_written_as_html_and_csv(month: Database, tmp_path: Path) 
         herefordshire["escalations_open"],
     )
     assert [(ODD_REFERENCE, "2")] == [(row["partner_reference"], row["step"]) for row in open_rows]
+    # the due time as every time in vhub's CSVs: UK time with its zone, to the second, not the page's wording
+    assert re.fullmatch(r"\d\d/\d\d/2026 17:00:00 (GMT|BST)", open_rows[0]["decision_due_at"])
 
 
 def test_a_month_not_written_as_year_and_month_is_refused_plainly() -> None:

@@ -59,7 +59,12 @@ class OpenEscalation:
     step: int
     police_role: str
     partner_role: str
-    decision_due: str  # UK time
+    decision_due_at: datetime  # aware; the CSV writes it in UK time with its zone, as every time it holds
+
+    @property
+    def decision_due(self) -> str:
+        """When the decision fell due, in UK time, as pages and reports show it."""
+        return uk_time(self.decision_due_at)
 
 
 def duration_text(hours: float | None) -> str:
@@ -161,7 +166,7 @@ def escalations_open(session: Session) -> list[OpenEscalation]:
             step=row.step,
             police_role=row.police_role,
             partner_role=row.partner_role,
-            decision_due=uk_time(row.decision_due_at),
+            decision_due_at=row.decision_due_at,
         )
         for row in open_escalations(session)
     ]

@@ -299,3 +299,4 @@ def test_an_overdue_childrens_services_decision_is_on_the_dashboard(review_app: 
         data["figures"]["escalations_open"],
         [(item["draft_id"], item["step"]) for item in data["escalations_open"]],
     )
+    assert [(sent_at + timedelta(days=1)).isoformat()] == [item["decision_due_at"] for item in data["escalations_open"]]

@@ -392,7 +392,9 @@ def as_json(figures: Figures) -> dict[str, Any]:
             {**asdict(row), "median_hours": None if row.median_hours is None else round(row.median_hours, 1)}
             for row in figures.partners
         ],
-        "escalations_open": [asdict(item) for item in figures.escalations],
+        "escalations_open": [
+            {**asdict(item), "decision_due_at": item.decision_due_at.isoformat()} for item in figures.escalations
+        ],
         "queues": None
         if queues is None
         else {

@@ -1,19 +1,21 @@
 """The front doors' decisions on the referrals sent, read on a schedule, and the MOU's escalation of those overdue.
 
-``check_decisions`` (scheduled) queues one ``read_decisions`` job per authority with referrals still open, counted
-against that portal's session cap. Each reads the decision of every open referral from the portal's own list of
-referrals sent and stores the new ones with their times (a decision already stored is not stored again; storing
-one closes the referral's escalation). Then, for the referrals still undecided, it opens each step of
-config/mou.toml's escalation route that has fallen due, once, and alerts it once to the channel the MOU names:
-references, the authority and roles, never a child's name. A portal that cannot be read (down, or its pages
-changed) fails the job, but only after what is overdue has been escalated. A channel that does not take an alert
-fails the job (rq retries it); the steps already alerted are not alerted again.
+``check_decisions`` (scheduled) queues one ``read_decisions`` job per authority with referrals still open or
+recently decided, counted against that portal's session cap. Each reads the decision of every open referral from
+the portal's own list of referrals sent and stores the new ones with their times (a decision already stored is not
+stored again; storing one closes the referral's escalation); a referral decided within config/mou.toml's
+``reread_decided_days`` is read again, and a decision the front door has changed since is stored as its revision.
+Then, for the referrals still undecided, it opens each step of config/mou.toml's escalation route that has fallen
+due, once, and alerts it once to the channel the MOU names: references, the authority and roles, never a child's
+name. A portal that cannot be read (down, or its pages changed) fails the job, but only after what is overdue has
+been escalated. A channel that does not take an alert fails the job (rq retries it); the steps already alerted are
+not alerted again.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from vhub import logs
@@ -24,11 +26,12 @@ from vhub.errors import ApplicationError, VhubError
 from vhub.mou import MouConfig, mou_config
 from vhub.portals import portal_for
 from vhub.store.partner_decisions import (
-    OpenReferral,
+    SentReferral,
     mark_alerted,
     open_escalation,
     open_referrals,
     record_decision,
+    referrals_to_read,
     unalerted,
 )
 from vhub.store.tables import DecisionEscalationRow
@@ -44,9 +47,9 @@ def check_decisions(at: str | None = None) -> dict[str, Any]:
     ctx = current()
     when = moment(at)
     logs.bind(step="decision_check")
-    mou_config()  # a mistake in config/mou.toml fails here, once, naming the line to fix
+    mou = mou_config()  # a mistake in config/mou.toml fails here, once, naming the line to fix
     with ctx.db.session(read_only=True) as session:
-        referrals = open_referrals(session)
+        referrals = referrals_to_read(session, _reread_since(mou, when))
     authorities = sorted({referral.authority for referral in referrals})
     for authority in authorities:
         portal = portal_for("referral", {"authority": authority})
@@ -58,8 +61,15 @@ def check_decisions(at: str | None = None) -> dict[str, Any]:
             rate_limit_key=portal,
             description=f"read {authority}'s decisions",
         )
-    log.info("decision reads queued", open=len(referrals), authorities=len(authorities))
-    return {"open": len(referrals), "authorities": authorities}
+    still_open = sum(referral.latest is None for referral in referrals)
+    watched = len(referrals) - still_open
+    log.info("decision reads queued", open=still_open, watched=watched, authorities=len(authorities))
+    return {"open": still_open, "watched": watched, "authorities": authorities}
+
+
+def _reread_since(mou: MouConfig, when: datetime) -> datetime:
+    """Decisions made since this moment are read again (a front door may still revise them)."""
+    return when - timedelta(days=mou.reread_decided_days)
 
 
 def read_decisions(authority: str, at: str | None = None) -> dict[str, int]:
@@ -69,8 +79,10 @@ def read_decisions(authority: str, at: str | None = None) -> dict[str, int]:
     mou = mou_config()
     logs.bind(step="read_decisions", system=f"referral_{authority}")
     with ctx.db.session(read_only=True) as session:
-        referrals = open_referrals(session, authority)
-    counts: Counter[str] = Counter(open=len(referrals), decided=0, not_listed=0)
+        referrals = referrals_to_read(session, _reread_since(mou, when), authority)
+    still_open = sum(referral.latest is None for referral in referrals)
+    counts: Counter[str] = Counter(open=still_open, watched=len(referrals) - still_open, decided=0, revised=0)
+    counts["not_listed"] = 0
     problem: VhubError | None = None
     try:
         _read(authority, referrals, when, counts)
@@ -84,8 +96,9 @@ def read_decisions(authority: str, at: str | None = None) -> dict[str, int]:
     return dict(counts)
 
 
-def _read(authority: str, referrals: list[OpenReferral], when: datetime, counts: Counter[str]) -> None:
-    """Read each open referral's decision from the portal and store the new ones, counting into ``counts``."""
+def _read(authority: str, referrals: list[SentReferral], when: datetime, counts: Counter[str]) -> None:
+    """Read each referral's decision from the portal and store the new ones and the revised, counting into
+    ``counts``."""
     if not referrals:
         return
     from bots.referral_portal import bot_for  # the browser's modules, only in the worker that reads
@@ -99,11 +112,14 @@ def _read(authority: str, referrals: list[OpenReferral], when: datetime, counts:
             continue
         if seen.outcome is None or seen.decided_at is None:
             continue
+        if referral.latest == (seen.outcome, seen.decided_at):
+            continue  # as stored: nothing to write
         with ctx.db.session() as session:
             stored = record_decision(
                 session, referral, outcome=seen.outcome, wording=seen.wording, decided_at=seen.decided_at, read_at=when
             )
-        counts["decided"] += stored is not None
+        if stored is not None:
+            counts["decided" if referral.latest is None else "revised"] += 1
 
 
 def _escalate(mou: MouConfig, authority: str, when: datetime) -> int:

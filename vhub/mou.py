@@ -51,6 +51,7 @@ class MouConfig(_Config):
     decision_by: time
     timescales: dict[str, Timescales]
     escalation: tuple[EscalationStep, ...] = Field(min_length=1)
+    reread_decided_days: int = Field(14, ge=0, le=90)  # a decision is read again this long, for a revision
 
     @model_validator(mode="after")
     def _complete(self) -> MouConfig:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import pytest
 from playwright.sync_api import Browser
@@ -24,11 +24,14 @@ from vhub import browser as vhub_browser
 from vhub import context, logs
 from vhub.browser import BrowserSession
 from vhub.errors import ApplicationError, SelectorDrift
+from vhub.mou import OUTCOMES
 from vhub.queues import SERIALIZER
+from vhub.reports.mou import recent_figures
 from vhub.runtime import simulated_webhooks
 from vhub.settings import Settings
 from vhub.simulated import simulated_system
 from vhub.store import Database
+from vhub.store.partner_decisions import partner_outcome
 from vhub.store.tables import AuditEventRow, DecisionEscalationRow, PartnerDecisionRow, SubmissionRow
 
 SEED = SimulatorSettings.model_fields["fixtures_seed"].default
@@ -37,6 +40,7 @@ TUESDAY_EVENING = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)  # red: due Tuesday 1
 WEDNESDAY_EVENING = datetime(2026, 3, 11, 18, 0, tzinfo=UTC)
 THURSDAY_DUE = datetime(2026, 3, 12, 17, 0, tzinfo=UTC)  # amber (three working days): due Thursday 17:00
 FRIDAY_EVENING = datetime(2026, 3, 13, 18, 0, tzinfo=UTC)  # amber's step 2 was due Friday 17:00
+OUTCOME_KEYS = {label: key for key, label in OUTCOMES.items()}
 CHILD = "Ellie Marsh"  # in every draft's text and payload: never in a card
 
 
@@ -84,6 +88,11 @@ def plant(url: str, wanted: Callable[[Decision | None], bool]) -> tuple[str, Dec
         if wanted(decision):
             return planted["reference"], decision
     raise AssertionError("no planted referral had the decision wanted")
+
+
+def unrevised(decision: Decision | None) -> TypeGuard[Decision]:
+    """Decided, and never changed afterwards."""
+    return decision is not None and decision.revised is None
 
 
 def sent(db: Database, make_draft: Callable[..., int], reference: str, risk: str) -> int:
@@ -135,8 +144,8 @@ def test_decisions_are_read_once_and_overdue_ones_escalated_once_then_closed(
     """Over simulated days: a prompt decision is stored once however often it is read; a red referral decided late
     is escalated at step 1 once overdue and at step 2 a working day later, each alerted once, and both steps close
     when its decision arrives; an amber one never decided is escalated when its own time runs out."""
-    prompt_ref, prompt = plant(herefordshire, lambda d: d is not None and d.decided_at < TUESDAY_EVENING)
-    late_ref, late = plant(herefordshire, lambda d: d is not None and WEDNESDAY_EVENING < d.decided_at < THURSDAY_DUE)
+    prompt_ref, prompt = plant(herefordshire, lambda d: unrevised(d) and d.decided_at < TUESDAY_EVENING)
+    late_ref, late = plant(herefordshire, lambda d: unrevised(d) and WEDNESDAY_EVENING < d.decided_at < THURSDAY_DUE)
     never_ref, _ = plant(herefordshire, lambda d: d is None)
     assert prompt is not None and late is not None
     prompt_id, late_id = sent(db, make_draft, prompt_ref, "red"), sent(db, make_draft, late_ref, "red")
@@ -195,14 +204,52 @@ def test_decisions_are_read_once_and_overdue_ones_escalated_once_then_closed(
     assert [] == sink.received("admins")
 
 
+@pytest.mark.browser
+@pytest.mark.usefixtures("portal_session")
+def test_a_decision_the_front_door_revises_is_stored_once_as_its_revision(
+    decisions_ctx: context.AppContext, db: Database, make_draft: Callable[..., int], herefordshire: str
+) -> None:
+    """A front door changes its decision days later: the read after the change stores the new decision beside the
+    first (audited as revised, before and after), a read after that stores nothing, and the MOU's figures keep the
+    first decision's time but count the referral under its latest outcome, as revised."""
+    reference, decision = plant(herefordshire, lambda d: d is not None and d.revised is not None)
+    assert decision is not None and decision.revised is not None
+    draft_id = sent(db, make_draft, reference, "amber")
+    revised = decision.revised
+
+    reads = [at(herefordshire, moment + timedelta(minutes=1)) for moment in (decision.decided_at, revised.decided_at)]
+    reads.append(at(herefordshire, revised.decided_at + timedelta(hours=4)))
+
+    assert [(1, 0), (0, 1), (0, 0)] == [(read["decided"], read["revised"]) for read in reads]
+    with db.session() as session:
+        outcome = partner_outcome(session, draft_id)
+        (figures,) = [
+            row
+            for row in recent_figures(session, revised.decided_at + timedelta(days=1))
+            if row.authority == "herefordshire"
+        ]
+    assert [(decision.outcome, decision.decided_at), (revised.outcome, revised.decided_at)] == [
+        (OUTCOME_KEYS[label], decided_at) for label, _words, decided_at in outcome.decisions
+    ]
+    (event,) = actions(db, "partner_decision.revised")
+    assert (str(draft_id), decision.outcome, revised.outcome) == (
+        event.entity_id,
+        event.before["outcome"],
+        event.after["outcome"],
+    )
+    assert (1, 1, 1) == (figures.decided, figures.revised, figures.outcomes[revised.outcome])
+    assert figures.median_hours == pytest.approx((decision.decided_at - RECEIVED).total_seconds() / 3600)
+
+
 def test_the_scheduled_check_queues_one_read_per_authority_with_open_referrals(
     decisions_ctx: context.AppContext,
     db: Database,
     make_draft: Callable[..., int],
     redis_client: Redis,
 ) -> None:
-    """Two referrals open to one front door and one to another: one read each, for the moment the check fired for,
-    counted against that front door's session cap; a referral already decided is not read again."""
+    """Two referrals open to one front door and two decided at another: one read each, for the moment the check fired
+    for, counted against that front door's session cap; a decided referral is read again while its front door may
+    still revise it (config/mou.toml's 14 days), and no longer after."""
     for number, authority in enumerate(("herefordshire", "herefordshire", "shropshire", "shropshire")):
         draft_id = make_draft(
             RECEIVED,
@@ -236,13 +283,19 @@ def test_the_scheduled_check_queues_one_read_per_authority_with_open_referrals(
                 )
 
     result = check_decisions(TUESDAY_EVENING.isoformat())
+    fortnight_on = RECEIVED + timedelta(hours=2, days=14, minutes=1)
+    later = check_decisions(fortnight_on.isoformat())  # its read of Herefordshire waits for the first's session
 
     ids = [job_id for queue in decisions_ctx.jobs.queues() for job_id in queue.job_ids]
     jobs: list[Any] = [Job.fetch(job_id, connection=redis_client, serializer=SERIALIZER) for job_id in ids]
-    assert {"open": 2, "authorities": ["herefordshire"]} == result
-    assert [("tasks.decisions.read_decisions", ["herefordshire", TUESDAY_EVENING.isoformat()], "scan")] == [
-        (job.func_name, list(job.args), job.origin) for job in jobs
-    ]
+    assert [
+        {"open": 2, "watched": 2, "authorities": ["herefordshire", "shropshire"]},
+        {"open": 2, "watched": 0, "authorities": ["herefordshire"]},
+    ] == [result, later]
+    assert [
+        ("tasks.decisions.read_decisions", [authority, TUESDAY_EVENING.isoformat()], "scan")
+        for authority in ("herefordshire", "shropshire")
+    ] == [(job.func_name, list(job.args), job.origin) for job in jobs]
 
 
 @pytest.mark.browser

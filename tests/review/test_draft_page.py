@@ -158,8 +158,8 @@ def test_next_item_skips_the_draft_open_and_drafts_others_hold(review_app: Revie
 
 
 def test_a_sent_referral_shows_the_front_doors_decision_and_its_closed_escalation(review_app: ReviewApp) -> None:
-    """The front door's decision (vhub's label and the portal's own words, escaped) and each escalation step, closed
-    by the decision, are on the draft's page."""
+    """The front door's decision (vhub's label and the portal's own words, escaped), its later revision, and each
+    escalation step, closed by the decision, are on the draft's page."""
     draft_id = review_app.ids["draft"]
     with review_app.db.session() as session:
         draft = session.get_one(DraftRow, draft_id)
@@ -183,6 +183,16 @@ def test_a_sent_referral_shows_the_front_doors_decision_and_its_closed_escalatio
             decided_at=datetime(2026, 11, 25, 10, 15, tzinfo=UTC),
         )
         session.add(decision)
+        session.add(  # the front door stepped it down two days later
+            PartnerDecisionRow(
+                draft_id=draft_id,
+                authority="worcestershire",
+                partner_reference="WCF-000042",
+                outcome="assessment",
+                wording="Single Assessment",
+                decided_at=datetime(2026, 11, 27, 16, 0, tzinfo=UTC),
+            )
+        )
         session.flush()
         session.add(
             DecisionEscalationRow(
@@ -203,4 +213,5 @@ def test_a_sent_referral_shows_the_front_doors_decision_and_its_closed_escalatio
     outcome = page.split('id="partner-outcome"')[1].split("</dl>")[0]
     assert "<dt>25/11/2026 10:15</dt><dd>Strategy discussion / section 47" in outcome
     assert "Strategy Discussion / &lt;S47&gt;" in outcome
+    assert "<dt>27/11/2026 16:00</dt><dd>Revised to: Assessment" in outcome
     assert "VHub duty sergeant told 24/11/2026 17:10; closed 25/11/2026 11:10 by the decision" in outcome

@@ -119,7 +119,8 @@ def month(db: Database) -> Database:
 
 def test_the_months_figures_are_the_stores(month: Database) -> None:
     """Per front door: referrals sent in the month, decided (by their first decision), within the MOU's time,
-    the median hours to a decision, escalations opened in the month and open now; every authority listed."""
+    the median hours to a decision, escalations opened in the month and open now, outcomes by the latest decision
+    and how many were revised; every authority listed."""
     with month.session(read_only=True) as session:
         report = build_mou_report(session, mou_config(), front_doors(), "2026-03", NOW)
         _, start, end = month_bounds("2026-03")
@@ -144,7 +145,11 @@ def test_the_months_figures_are_the_stores(month: Database) -> None:
         herefordshire.escalations_opened,
         herefordshire.escalations_open,
     )
-    assert {"early_help": 1, "assessment": 2} == {key: n for key, n in herefordshire.outcomes.items() if n}
+    # by the latest decision: referral 3's assessment became a strategy discussion, counted once, as revised
+    assert {"early_help": 1, "assessment": 1, "strategy_discussion": 1} == {
+        key: n for key, n in herefordshire.outcomes.items() if n
+    }
+    assert 1 == herefordshire.revised
     shropshire = by["shropshire"]
     assert (1, 1, 0) == (shropshire.sent, shropshire.decided, shropshire.within_mou)  # green: due 25/03, decided 31/03
     nothing = by["worcestershire"]
@@ -182,6 +187,7 @@ def test_the_report_is_written_as_html_and_csv(month: Database, tmp_path: Path) 
         herefordshire["median_hours_to_decision"],
         herefordshire["escalations_open"],
     )
+    assert ("1", "1") == (herefordshire["outcome_strategy_discussion"], herefordshire["decisions_revised"])
     assert [(ODD_REFERENCE, "2")] == [(row["partner_reference"], row["step"]) for row in open_rows]
     # the due time as every time in vhub's CSVs: UK time with its zone, to the second, not the page's wording
     assert re.fullmatch(r"\d\d/\d\d/2026 17:00:00 (GMT|BST)", open_rows[0]["decision_due_at"])

@@ -2,7 +2,8 @@
 decision, escalations open; and the monthly MOU report for the partnership board (HTML and CSV).
 
 A referral counts in the period it was sent in; it is decided by the first decision its front door recorded, and
-within the MOU's time when that decision came by the time config/mou.toml gives its authority and risk. References
+within the MOU's time when that decision came by the time config/mou.toml gives its authority and risk. Its outcome
+is the front door's latest decision: a revised one counts once, as revised, under what it became. References
 and authorities only: nothing here names a person.
 """
 
@@ -21,7 +22,7 @@ from vhub.clock import uk_time
 from vhub.drafting.environment import environment
 from vhub.models import LONDON
 from vhub.mou import OUTCOMES, MouConfig, mou_config
-from vhub.store.partner_decisions import open_escalations, sent_referrals
+from vhub.store.partner_decisions import latest_decisions, open_escalations, sent_referrals
 from vhub.store.tables import DecisionEscalationRow, PartnerDecisionRow, SubmissionRow
 from vhub.triage import load_config
 
@@ -39,7 +40,8 @@ class AuthorityFigures:
     median_hours: float | None  # sent to first decision, hours
     escalations_open: int
     escalations_opened: int = 0  # in the period (the monthly report)
-    outcomes: dict[str, int] = field(default_factory=dict)  # decided, by outcome
+    outcomes: dict[str, int] = field(default_factory=dict)  # decided, by the latest decision's outcome
+    revised: int = 0  # decided, then the decision changed by the front door
 
     @property
     def within_share(self) -> str:
@@ -88,7 +90,7 @@ def figures(
         .group_by(PartnerDecisionRow.draft_id)
         .subquery()
     )
-    outcome_of = {
+    first_decided = {
         draft_id: (outcome, decided)
         for draft_id, outcome, decided in session.execute(
             select(PartnerDecisionRow.draft_id, PartnerDecisionRow.outcome, PartnerDecisionRow.decided_at)
@@ -96,6 +98,7 @@ def figures(
             .where(PartnerDecisionRow.decided_at == first.c.decided_at)
         ).all()
     }
+    latest = latest_decisions(session)
     sent: dict[str, list[tuple[int, str | None, datetime]]] = {key: [] for key in front_doors}
     for draft, submission in session.execute(
         sent_referrals().where(SubmissionRow.sent_at >= start, SubmissionRow.sent_at < end)
@@ -120,14 +123,17 @@ def figures(
     for authority in sorted(sent):
         hours: list[float] = []
         within = 0
+        revised = 0
         outcomes: dict[str, int] = {key: 0 for key in OUTCOMES}
         for draft_id, risk, sent_at in sent[authority]:
-            if draft_id not in outcome_of:
+            if draft_id not in first_decided:
                 continue
-            outcome, decided = outcome_of[draft_id]
+            first_outcome, decided = first_decided[draft_id]
             hours.append(max((decided - sent_at).total_seconds(), 0) / 3600)
             within += decided <= mou.due(authority, risk, sent_at)
+            outcome, latest_at = latest[draft_id]
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            revised += (outcome, latest_at) != (first_outcome, decided)
         result.append(
             AuthorityFigures(
                 authority=authority,
@@ -139,6 +145,7 @@ def figures(
                 escalations_open=int(open_by.get(authority, 0)),
                 escalations_opened=int(opened_by.get(authority, 0)),
                 outcomes=outcomes,
+                revised=revised,
             )
         )
     return result
@@ -252,6 +259,7 @@ def write_mou_report(report: MouReport, folder: Path) -> list[Path]:
         "escalations_opened",
         "escalations_open",
         *(f"outcome_{key}" for key in OUTCOMES),
+        "decisions_revised",
     ]
     rows = [
         [
@@ -264,6 +272,7 @@ def write_mou_report(report: MouReport, folder: Path) -> list[Path]:
             row.escalations_opened,
             row.escalations_open,
             *(row.outcomes.get(key, 0) for key in OUTCOMES),
+            row.revised,
         ]
         for row in report.authorities
     ]

@@ -77,7 +77,12 @@ def _summary(
     reports: Path,
 ) -> dict[str, Any]:
     with ctx.db.session(read_only=True) as session:
-        decisions = session.scalar(select(func.count(PartnerDecisionRow.id))) or 0
+        decisions = [
+            tuple(row)
+            for row in session.execute(
+                select(PartnerDecisionRow.draft_id, PartnerDecisionRow.outcome, PartnerDecisionRow.decided_at)
+            )
+        ]
         decided = session.scalar(select(func.count(func.distinct(PartnerDecisionRow.draft_id)))) or 0
         steps = session.execute(
             select(DecisionEscalationRow.draft_id, DecisionEscalationRow.step, DecisionEscalationRow.closed_at)
@@ -89,7 +94,7 @@ def _summary(
     ]
     checks_held = {
         "each firing enqueued once": not unfinished and refused == checks,
-        "each decision stored once": decisions == decided,
+        "each decision stored once (a revision beside it)": len(set(decisions)) == len(decisions),
         "each escalation step alerted once": len(cards) == len(steps),
         "every escalation of a decided referral closed": all(
             closed is not None for draft_id, _, closed in steps if draft_id in decided_ids
@@ -100,6 +105,7 @@ def _summary(
         "decision_checks": checks,
         "decided": decided,
         "undecided": sent - decided,
+        "revised": len(decisions) - decided,
         "escalation_steps_opened": len(steps),
         "escalation_steps_closed": sum(closed is not None for _, _, closed in steps),
         "escalation_cards": len(cards),
@@ -121,7 +127,8 @@ def render_days(summary: dict[str, Any]) -> str:
         "The days after",
         f"  Referrals sent:             {summary['referrals_sent']}",
         f"  Decision checks:            {summary['decision_checks']} (a second try at each was refused)",
-        f"  Decided / still undecided:  {summary['decided']} / {summary['undecided']}",
+        f"  Decided / still undecided:  {summary['decided']} / {summary['undecided']} "
+        f"({summary['revised']} decision(s) revised by the front door)",
         f"  Escalation steps opened:    {summary['escalation_steps_opened']}, closed by a decision: "
         f"{summary['escalation_steps_closed']}",
         f"  Cards to the MOU's channel: {summary['escalation_cards']}",

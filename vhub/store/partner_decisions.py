@@ -2,7 +2,9 @@
 
 A referral is open from the moment it is sent until its front door's decision is stored. A decision is stored once
 (the same one read again adds nothing) and closes the referral's open escalation steps; each step is opened once
-per referral. Every change is audited against the draft.
+per referral. A front door may revise its decision: a decided referral is read again for config/mou.toml's
+``reread_decided_days`` after its latest decision, and a changed one is stored as a new row beside the first
+(whose time the MOU's figures keep). Every change is audited against the draft.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ ACTOR = "vhub:decisions"
 
 
 @dataclass(frozen=True)
-class OpenReferral:
-    """A referral sent to a front door with no decision stored yet: references only."""
+class SentReferral:
+    """A referral sent to a front door whose decision is still to be read: references only."""
 
     draft_id: int
     authority: str
@@ -31,6 +33,7 @@ class OpenReferral:
     partner_reference: str
     source_ref: str  # the incident's reference
     sent_at: datetime
+    latest: tuple[str, datetime] | None = None  # the front door's latest decision stored (outcome, decided at)
 
 
 def sent_referrals() -> Select[DraftRow, SubmissionRow]:
@@ -49,27 +52,54 @@ def sent_referrals() -> Select[DraftRow, SubmissionRow]:
     )
 
 
-def open_referrals(session: Session, authority: str | None = None) -> list[OpenReferral]:
+def open_referrals(session: Session, authority: str | None = None) -> list[SentReferral]:
     """Sent referrals with no decision stored, oldest sent first (of one authority, if given)."""
     decided = exists().where(PartnerDecisionRow.draft_id == DraftRow.id)
     query = sent_referrals().where(~decided).order_by(SubmissionRow.sent_at, DraftRow.id)
     if authority is not None:
         query = query.where(DraftRow.authority == authority)
-    found = []
-    for draft, sent in session.execute(query).all():
-        assert sent.sent_at is not None  # sent_referrals() holds only those sent
-        found.append(
-            OpenReferral(
-                draft.id, str(draft.authority), draft.risk, str(sent.partner_reference), draft.source_ref, sent.sent_at
-            )
+    return [_referral(draft, sent) for draft, sent in session.execute(query).all()]
+
+
+def referrals_to_read(session: Session, since: datetime, authority: str | None = None) -> list[SentReferral]:
+    """The open referrals, then those whose latest decision stored was made at ``since`` or later (a front door may
+    still revise it), each with that decision; oldest sent first in each part (of one authority, if given)."""
+    latest = latest_decisions(session)
+    query = sent_referrals().where(DraftRow.id.in_(select(PartnerDecisionRow.draft_id)))
+    if authority is not None:
+        query = query.where(DraftRow.authority == authority)
+    recent = [
+        _referral(draft, sent, latest[draft.id])
+        for draft, sent in session.execute(query.order_by(SubmissionRow.sent_at, DraftRow.id)).all()
+        if latest[draft.id][1] >= since
+    ]
+    return open_referrals(session, authority) + recent
+
+
+def latest_decisions(session: Session) -> dict[int, tuple[str, datetime]]:
+    """Each decided referral's latest decision stored: draft id -> (outcome, decided at)."""
+    latest: dict[int, tuple[str, datetime]] = {}
+    for draft_id, outcome, decided_at in session.execute(
+        select(PartnerDecisionRow.draft_id, PartnerDecisionRow.outcome, PartnerDecisionRow.decided_at).order_by(
+            PartnerDecisionRow.decided_at, PartnerDecisionRow.id
         )
-    return found
+    ):
+        latest[draft_id] = (outcome, decided_at)
+    return latest
+
+
+def _referral(draft: DraftRow, sent: SubmissionRow, latest: tuple[str, datetime] | None = None) -> SentReferral:
+    assert sent.sent_at is not None  # sent_referrals() holds only those sent
+    return SentReferral(
+        draft.id, str(draft.authority), draft.risk, str(sent.partner_reference), draft.source_ref, sent.sent_at, latest
+    )
 
 
 def record_decision(
-    session: Session, referral: OpenReferral, *, outcome: str, wording: str, decided_at: datetime, read_at: datetime
+    session: Session, referral: SentReferral, *, outcome: str, wording: str, decided_at: datetime, read_at: datetime
 ) -> PartnerDecisionRow | None:
-    """Store the decision once (None when it is already stored) and close the referral's open escalation steps."""
+    """Store the decision once (None when it is already stored) and close the referral's open escalation steps. A
+    decision other than the latest stored is the front door's revision: stored beside it, audited as revised."""
     found = session.scalar(
         select(PartnerDecisionRow.id).where(
             PartnerDecisionRow.draft_id == referral.draft_id,
@@ -79,6 +109,12 @@ def record_decision(
     )
     if found is not None:
         return None
+    previous = session.scalars(
+        select(PartnerDecisionRow)
+        .where(PartnerDecisionRow.draft_id == referral.draft_id)
+        .order_by(PartnerDecisionRow.decided_at.desc(), PartnerDecisionRow.id.desc())
+        .limit(1)
+    ).first()
     row = PartnerDecisionRow(
         draft_id=referral.draft_id,
         authority=referral.authority,
@@ -90,18 +126,22 @@ def record_decision(
     )
     session.add(row)
     session.flush()
+    after = {
+        "authority": referral.authority,
+        "partner_reference": referral.partner_reference,
+        "outcome": outcome,
+        "decided_at": decided_at.isoformat(),
+    }
     record_event(
         session,
         actor=ACTOR,
-        action="partner_decision.recorded",
+        action="partner_decision.recorded" if previous is None else "partner_decision.revised",
         entity_type="draft",
         entity_id=str(referral.draft_id),
-        after={
-            "authority": referral.authority,
-            "partner_reference": referral.partner_reference,
-            "outcome": outcome,
-            "decided_at": decided_at.isoformat(),
-        },
+        before=None
+        if previous is None
+        else {"outcome": previous.outcome, "decided_at": previous.decided_at.isoformat()},
+        after=after,
     )
     open_steps = session.scalars(
         select(DecisionEscalationRow).where(
@@ -124,7 +164,7 @@ def record_decision(
 
 def open_escalation(
     session: Session,
-    referral: OpenReferral,
+    referral: SentReferral,
     *,
     step: int,
     police_role: str,

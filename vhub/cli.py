@@ -160,11 +160,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             listed = RecordsBot(ctx.settings).list_changed_since(None)
         finally:
             close_all()
-    partners = None
+    partners = decisions = None
     if ctx.settings.mode == "simulated":  # the simulated portals list what they hold; live ones offer no such list
-        from vhub.simulated.auto_approve import partner_records
+        from vhub.simulated.auto_approve import partner_decisions, partner_records
 
-        partners = partner_records({name: ctx.settings.external(name).url for name in external_systems()})
+        urls = {name: ctx.settings.external(name).url for name in external_systems()}
+        partners, decisions = partner_records(urls), partner_decisions(urls)
     with ctx.db.session(read_only=True) as session:
         checks = verify(
             session,
@@ -173,6 +174,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             partners=partners,
             second_approver_for_red=ctx.settings.review_second_approver_for_red,
             evidence=store_for(ctx.settings, ctx.db),
+            decisions=decisions,
         )
     print(render(checks), end="")
     if args.json:

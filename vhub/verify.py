@@ -9,7 +9,9 @@ Each check gives its figure and the breaches it found (references and ids only, 
 - every sent draft's audit trail is unbroken: created, each status move one the draft's life allows, from the
   status the last move left, ending at sent, with an audited approval by each approver;
 - every failed job has a reason a person can read, and a bot's job that failed on a page of another system left
-  the evidence of it (screenshot, page, trace) an admin is shown.
+  the evidence of it (screenshot, page, trace) an admin is shown;
+- every children's services decision stored is one the front door recorded; no escalation is left
+  open on a decided referral, and no referral is overdue by more than a decision check without its escalation.
 
 A check that cannot be made here (a live portal that offers no read-only list) says so and is not a pass.
 """
@@ -20,7 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, select
@@ -28,18 +30,23 @@ from sqlalchemy.orm import Session
 
 from vhub.evidence import EvidenceStore
 from vhub.failed import FailedJob, list_failed
+from vhub.mou import MouConfig, mou_config
 from vhub.queues import Jobs
 from vhub.store.draft_status import ALLOWED, APPROVALS, DraftStatus, approvals_needed
+from vhub.store.partner_decisions import open_referrals, sent_referrals
 from vhub.store.runs import ListedVersion, get_watermark
 from vhub.store.tables import (
     AuditEventRow,
     DataQualityItemRow,
+    DecisionEscalationRow,
     DecisionRow,
     DraftRow,
     IncidentRow,
+    PartnerDecisionRow,
     ScanItemRow,
     SubmissionRow,
     UserRow,
+    utcnow,
 )
 
 SYSTEM = "records_system"
@@ -48,6 +55,10 @@ SHOWN = 20
 
 PartnerRecords = dict[str, list[str | None]]
 """Each partner portal's own records: the submission key of every submission it holds (None: no key found)."""
+PartnerDecisions = dict[str, dict[str, list[tuple[str, datetime]]]]
+"""Each front door's own record of its decisions: portal -> its reference -> (outcome, decided at), first first."""
+ESCALATION_GRACE = timedelta(hours=2)
+"""How long past a step's time an overdue referral may wait for its escalation: the decision check runs hourly."""
 
 
 @dataclass
@@ -279,6 +290,59 @@ def failed_jobs_explained(failed: list[FailedJob], evidence: EvidenceStore | Non
     return Check("failed jobs explained", figure, breaches)
 
 
+def decisions_match_partners(
+    session: Session, partners: PartnerDecisions | None, mou: MouConfig, now: datetime
+) -> Check:
+    """Each decision stored is one its front door recorded (when the front doors' records can be read; the store's
+    unique key holds each once); no escalation open on a decided referral; no undecided referral overdue past the
+    grace without its first step."""
+    stored = session.execute(
+        select(
+            PartnerDecisionRow.draft_id,
+            SubmissionRow.portal,
+            PartnerDecisionRow.partner_reference,
+            PartnerDecisionRow.outcome,
+            PartnerDecisionRow.decided_at,
+        ).join(SubmissionRow, SubmissionRow.draft_id == PartnerDecisionRow.draft_id)
+    ).all()
+    decided = {row.draft_id for row in stored}
+    left_open = session.execute(
+        select(DecisionEscalationRow.draft_id, DecisionEscalationRow.step).where(
+            DecisionEscalationRow.closed_at.is_(None), DecisionEscalationRow.draft_id.in_(decided)
+        )
+    ).all()
+    breaches = [
+        f"draft #{draft_id}: escalation step {step} is open, but its decision is stored" for draft_id, step in left_open
+    ]
+    escalated = set(session.scalars(select(DecisionEscalationRow.draft_id)))
+    undecided = open_referrals(session)
+    for referral in undecided:
+        due = mou.due(referral.authority, referral.risk, referral.sent_at)
+        if now - mou.step_due(due, 0) > ESCALATION_GRACE and referral.draft_id not in escalated:
+            breaches.append(
+                f"draft #{referral.draft_id} ({referral.partner_reference}): no decision, due {due.isoformat()}, and "
+                "not escalated"
+            )
+    sent = len(session.execute(sent_referrals()).all())
+    figure = f"{sent:,} referrals sent: {len(decided):,} decided ({len(stored):,} decisions), {len(undecided):,} open"
+    if partners is None:
+        figure += "; not compared with the front doors (live portals offer vhub no read-only list of decisions)"
+    else:
+        unknown = [
+            f"draft #{draft_id}: {portal} has no record of its decision {outcome} of {decided_at.isoformat()}"
+            for draft_id, portal, reference, outcome, decided_at in stored
+            if (outcome, decided_at) not in partners.get(portal, {}).get(reference, [])
+        ]
+        unread = sum(
+            1
+            for referral in undecided
+            if partners.get(f"referral_{referral.authority}", {}).get(referral.partner_reference)
+        )
+        breaches += unknown
+        figure += f"; every one compared with its front door's record ({unread:,} open ones decided there, to be read)"
+    return Check("partner decisions as the front doors recorded them", figure, breaches)
+
+
 def verify(
     session: Session,
     jobs: Jobs,
@@ -287,9 +351,13 @@ def verify(
     partners: PartnerRecords | None,
     second_approver_for_red: bool,
     evidence: EvidenceStore | None = None,
+    decisions: PartnerDecisions | None = None,
+    mou: MouConfig | None = None,
+    now: datetime | None = None,
 ) -> list[Check]:
     """Every check; ``listed``: what the records system lists (None: not read, the check says so);
-    ``evidence``: where failed jobs' evidence is kept (None: not looked for)."""
+    ``evidence``: where failed jobs' evidence is kept (None: not looked for); ``decisions``: the front doors' own
+    records of their decisions (None: not compared); ``mou``: config/mou.toml (None: read here)."""
     failed = list_failed(jobs)  # read once: the source check and the failed-job check both use it
     failed_ids = {job.id for job in failed}
     source = (
@@ -303,6 +371,7 @@ def verify(
         sent_drafts_approved(session, second_approver_for_red=second_approver_for_red),
         audit_trails_unbroken(session),
         failed_jobs_explained(failed, evidence),
+        decisions_match_partners(session, decisions, mou or mou_config(), now or utcnow()),
     ]
 
 

@@ -7,14 +7,23 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from tests.failed_jobs import stage_evidence
+from tests.review.support import draft_row
 from vhub.evidence import DatabaseEvidence, EvidenceStore, FolderEvidence
 from vhub.failed import FailedJob
+from vhub.mou import mou_config
 from vhub.store import Database
 from vhub.store.runs import ListedVersion, advance_watermark, finish_item, record_found, set_item_job, start_run
-from vhub.store.tables import DataQualityItemRow, ScanItemRow
-from vhub.verify import failed_jobs_explained, held_twice, incidents_accounted_for
+from vhub.store.tables import (
+    DataQualityItemRow,
+    DecisionEscalationRow,
+    PartnerDecisionRow,
+    ScanItemRow,
+    SubmissionRow,
+)
+from vhub.verify import decisions_match_partners, failed_jobs_explained, held_twice, incidents_accounted_for
 
 T0 = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
 
@@ -102,3 +111,98 @@ def test_keys_a_partner_holds_more_than_once_are_counted_by_partner() -> None:
     """Each partner's keys held twice or more, with their counts; keys held once and unkeyed records are not."""
     partners: dict[str, list[str | None]] = {"school_portal": ["A", "B", "A", None, None], "marac_portal": ["C"]}
     assert {"school_portal": {"A": 2}, "marac_portal": {}} == held_twice(partners)
+
+
+# -- partner decisions -----------------------------------------------------------------------------------------------
+
+MONDAY = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)  # a red referral sent now is due Tuesday 17:00 GMT
+
+
+def sent_referral(session: Session, number: int, *decided: tuple[str, datetime]) -> int:
+    """A red referral to Herefordshire MASH sent on MONDAY as HMASH-<number>, and the decisions stored on it."""
+    draft = draft_row(
+        number,
+        workflow="referral",
+        status="sent",
+        authority="herefordshire",
+        risk="red",
+        dedupe_key=f"referral|{number}",
+        recipient={"kind": "authority", "name": "Herefordshire MASH", "authority": "herefordshire"},
+    )
+    session.add(draft)
+    session.flush()
+    session.add(
+        SubmissionRow(
+            draft_id=draft.id,
+            portal="referral_herefordshire",
+            key=f"VHUB-{draft.id}-k",
+            status="sent",
+            partner_reference=f"HMASH-{number}",
+            sent_at=MONDAY,
+        )
+    )
+    for outcome, at in decided:
+        session.add(
+            PartnerDecisionRow(
+                draft_id=draft.id,
+                authority="herefordshire",
+                partner_reference=f"HMASH-{number}",
+                outcome=outcome,
+                wording=outcome,
+                decided_at=at,
+            )
+        )
+    return draft.id
+
+
+def step_one(draft_id: int, number: int, closed: datetime | None) -> DecisionEscalationRow:
+    return DecisionEscalationRow(
+        draft_id=draft_id,
+        authority="herefordshire",
+        risk="red",
+        partner_reference=f"HMASH-{number}",
+        step=1,
+        police_role="VHub duty sergeant",
+        partner_role="Front door team manager",
+        decision_due_at=datetime(2026, 3, 10, 17, 0, tzinfo=UTC),
+        opened_at=datetime(2026, 3, 10, 17, 10, tzinfo=UTC),
+        closed_at=closed,
+    )
+
+
+def test_decisions_the_front_door_never_recorded_open_escalations_and_unescalated_overdue_ones_are_breaches(
+    db: Database,
+) -> None:
+    """Against the front doors' own records: a stored decision (first or revised) they hold passes, one they never
+    made is a breach; a step left open on a decided referral is one; an undecided referral overdue past the hourly
+    check's grace with no escalation is one, while one escalated, or only just overdue, is not."""
+    early, revised = MONDAY + timedelta(hours=3), MONDAY + timedelta(days=2)
+    with db.session() as session:
+        sent_referral(session, 1, ("early_help", early), ("assessment", revised))  # as the front door holds them
+        sent_referral(session, 2, ("no_further_action", early))  # the front door decided otherwise
+        left_open = sent_referral(session, 3, ("assessment", early))
+        escalated = sent_referral(session, 4)
+        sent_referral(session, 5)  # overdue since Tuesday 17:00 and never escalated
+        session.add_all([step_one(left_open, 3, None), step_one(escalated, 4, None)])
+    front_doors = {
+        "referral_herefordshire": {
+            "HMASH-1": [("early_help", early), ("assessment", revised)],
+            "HMASH-2": [("early_help", early)],
+            "HMASH-3": [("assessment", early)],
+            "HMASH-5": [("strategy_discussion", MONDAY + timedelta(days=3))],  # decided there, not read yet
+        }
+    }
+    wednesday = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+    with db.session(read_only=True) as session:
+        check = decisions_match_partners(session, front_doors, mou_config(), wednesday)
+        just_overdue = decisions_match_partners(session, None, mou_config(), datetime(2026, 3, 10, 18, 0, tzinfo=UTC))
+    assert [
+        "draft #3: escalation step 1 is open, but its decision is stored",
+        f"draft #5 (HMASH-5): no decision, due {datetime(2026, 3, 10, 17, 0, tzinfo=UTC).isoformat()}, and not "
+        "escalated",
+        f"draft #2: referral_herefordshire has no record of its decision no_further_action of {early.isoformat()}",
+    ] == check.breaches
+    assert check.figure.startswith("5 referrals sent: 3 decided (4 decisions), 2 open;")
+    assert "(1 open ones decided there, to be read)" in check.figure
+    assert ["draft #3: escalation step 1 is open, but its decision is stored"] == just_overdue.breaches
+    assert "not compared with the front doors" in just_overdue.figure

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -79,6 +80,26 @@ def partner_records(urls: dict[str, str]) -> dict[str, list[str | None]]:
         response.raise_for_status()
         records[name] = [item.get("key") for item in response.json()["submissions"]]
     return records
+
+
+def partner_decisions(urls: dict[str, str]) -> dict[str, dict[str, list[tuple[str, datetime]]]]:
+    """Every decision each simulated front door has recorded, by its own admin endpoint: portal -> its reference ->
+    (outcome, decided at), first first."""
+    found: dict[str, dict[str, list[tuple[str, datetime]]]] = {}
+    for name, url in sorted(urls.items()):
+        if not name.startswith("referral_"):
+            continue
+        response = httpx.get(f"{url}/_admin/decisions", timeout=30)
+        if response.status_code == 404:
+            continue
+        response.raise_for_status()
+        found[name] = {
+            item["reference"]: [
+                (decision["outcome"], datetime.fromisoformat(decision["decided_at"])) for decision in item["decisions"]
+            ]
+            for item in response.json()["decisions"]
+        }
+    return found
 
 
 def portal_counts(urls: dict[str, str]) -> dict[str, Any]:

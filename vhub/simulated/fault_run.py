@@ -33,7 +33,7 @@ from typing import Any, TextIO
 import httpx
 from redis.exceptions import RedisError
 from rq.job import Job
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -81,7 +81,8 @@ class FaultPlan:
     incidents: int = 25  # new incidents each phase brings (the kills' phase twice as many)
     workers: int = 2
     seed: int = 2026
-    window_s: float = 90.0  # a lasting fault (errors, latency, sessions, confirmations) is on this long at most
+    window_s: float = 90.0  # a lasting fault (errors, latency, sessions) is on this long at most; confirmations are
+    # lost for this long from the first send
     kills: int = 10
     together_kills: int = 4
     redis_restarts: int = 2
@@ -100,7 +101,7 @@ class FaultPlan:
             ("20% 5xx from every system", lambda: [ServerErrors(0.2)]),
             ("latency spikes", lambda: [LatencySpikes()]),
             ("sessions expiring", lambda: [SessionExpiry(self.sessions_every_s)]),
-            ("confirmation pages lost", lambda: [LostConfirmations(0.3)]),
+            ("confirmation pages lost", lambda: [LostConfirmations(0.3, self.window_s)]),
             ("workers killed (SIGKILL)", lambda: [WorkerKills(self.kills, seed=self.seed)]),
             ("redis-server killed, restarted from AOF", lambda: [RedisRestarts(self.redis_restarts)]),
             ("database locked (SQLite)", lambda: [DatabaseLock(self.lock_s, self.locks)]),
@@ -111,7 +112,7 @@ class FaultPlan:
                     ServerErrors(0.2),
                     LatencySpikes(),
                     SessionExpiry(self.sessions_every_s),
-                    LostConfirmations(0.3),
+                    LostConfirmations(0.3, self.window_s),
                     WorkerKills(self.together_kills, seed=self.seed + 1),
                     RedisRestarts(1),
                     DatabaseLock(self.lock_s, 1),
@@ -209,6 +210,10 @@ class FaultRun:
 
     def work_flowing(self) -> bool:
         return self.ctx.jobs.in_flight() > 0
+
+    def sending(self) -> bool:
+        submit = self.ctx.jobs.queue("submit")
+        return submit.count + StartedJobRegistry(queue=submit).count > 0
 
     # --------------------------------------------------------------- supervision
     def in_keeper(self, action: Callable[[], None]) -> None:

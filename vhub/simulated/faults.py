@@ -55,6 +55,9 @@ class Target(Protocol):
 
     def work_flowing(self) -> bool: ...
 
+    def sending(self) -> bool:
+        """A submission is queued or being made."""
+
     def in_keeper(self, action: Callable[[], None]) -> None:
         """Run ``action`` on the thread that keeps the stack (the supervisor's): a process started on a thread
         that then ends would be stopped with it (PR_SET_PDEATHSIG follows the starting thread)."""
@@ -153,20 +156,23 @@ class SessionExpiry(Fault):
 
 
 class LostConfirmations(Fault):
-    """A share of accepted submissions kept by the partner but answered 502 instead of the confirmation page."""
+    """A share of accepted submissions kept by the partner but answered 502 instead of the confirmation page, for
+    ``window_s`` from when sending begins (a window opened with the phase closed before the first draft was
+    approved, and met only the sends of the phase before's replays)."""
 
     name = "confirmation pages lost"
-    lasting = True
 
-    def __init__(self, rate: float = 0.3) -> None:
+    def __init__(self, rate: float = 0.3, window_s: float = 90.0) -> None:
         super().__init__()
-        self.rate = rate
+        self.rate, self.window_s = rate, window_s
 
     def run(self, target: Target, stop: threading.Event) -> None:
         urls = portals(target)
         before = stat(urls, "confirmations_lost")
+        if not _wait_for(target.sending, stop):
+            return
         set_faults(urls, confirmation_failure_rate=self.rate)
-        stop.wait()
+        stop.wait(self.window_s)
         set_faults(urls, confirmation_failure_rate=0.0)
         self.injected = stat(urls, "confirmations_lost") - before
 

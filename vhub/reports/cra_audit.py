@@ -69,6 +69,7 @@ class FollowUp:
 class AreaFollowUp:
     area: str
     contact: str  # the role that follows it up
+    assessed: int  # assessments scored in the area
     lowest: list[FollowUp] = field(default_factory=list)
     missing: list[FollowUp] = field(default_factory=list)
 
@@ -137,6 +138,7 @@ def build_cra_audit(session: Session, rubric: Rubric, areas: list[str], month: s
             AreaFollowUp(
                 area,
                 rubric.contact(None if area == NO_AREA else area),
+                len(scored),
                 [_follow_up(row) for row in lowest[: rubric.lowest_per_area]],
                 [_follow_up(row) for row in missing],
             )

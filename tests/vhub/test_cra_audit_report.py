@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.factories import raw_incident
-from vhub.cra_audit import cra_rubric
+from vhub.cra_audit import cra_rubric, score
 from vhub.models import validate_incident
 from vhub.reports.cra_audit import build_cra_audit, write_cra_audit
 from vhub.store import Database
 from vhub.store.cra_scores import save_cra_scores, scores_of
-from vhub.store.incidents import save_incident
-from vhub.store.tables import IncidentRow
+from vhub.store.incidents import load_incident, save_incident
+from vhub.store.tables import ChildRiskAssessmentRow, IncidentRow
 
 pytestmark = pytest.mark.both_engines
 AREAS = ["Herefordshire", "Shropshire", "Telford & Wrekin", "Worcestershire"]
@@ -87,6 +87,31 @@ def test_the_scores_are_stored_once_per_version_and_child(month: Database) -> No
         ref: (item.assessed, item.score, [lack["criterion"] for lack in item.lacking]) for ref, item in scores.items()
     }
     assert ("Herefordshire", "Safer Neighbourhood Team") == (scores["N100003"].area, scores["N100003"].team)
+
+
+def test_an_assessment_stored_before_the_audits_fields_loads_as_lacking_them(db: Database) -> None:
+    """A row from before migration 0014 (its new columns NULL) loads as an assessment with none of the audit's
+    elements, and scores on its time alone."""
+    stored(db, 105, COMPLETE)
+    with db.session() as session:
+        session.execute(
+            update(ChildRiskAssessmentRow).values(
+                age_years=None, voice_of_child=None, risk_factors=None, actions=None, area=None, team=None
+            )
+        )
+    with db.session(read_only=True) as session:
+        incident = load_incident(session, "OCC/26/000105")
+    assert incident is not None
+    (cra,) = incident.child_risk_assessments
+    assert (None, None, [], [], None, None) == (
+        cra.age_years,
+        cra.voice_of_child,
+        cra.risk_factors,
+        cra.actions,
+        cra.area,
+        cra.team,
+    )
+    assert 15 == score(cra, incident, cra_rubric()).score
 
 
 def test_the_months_figures_are_by_area_and_team_from_the_latest_versions(month: Database) -> None:

@@ -427,14 +427,13 @@ def cmd_report_mou(args: argparse.Namespace) -> int:
 
 
 def cmd_report_cra_audit(args: argparse.Namespace) -> int:
-    from vhub.cra_audit import cra_rubric
+    from vhub.cra_audit import cra_rubric, policing_areas
     from vhub.reports.cra_audit import build_cra_audit, write_cra_audit
     from vhub.store.tables import utcnow
-    from vhub.triage import load_config
 
     _check_month(args.month, "cra-audit", "incidents it audits")
     rubric = cra_rubric()
-    areas = sorted({authority.policing_area for authority in load_config().authorities.values()})
+    areas = policing_areas()
     settings = _store_settings()
     ctx = context.configure(settings)
     ctx.db.migrate()

@@ -119,7 +119,11 @@ def load_rubric(path: Path = CRA_AUDIT_FILE, areas: tuple[str, ...] | None = Non
     return rubric
 
 
+def policing_areas() -> list[str]:
+    """The local policing areas of config/authorities.toml, sorted."""
+    return sorted({authority.policing_area for authority in load_config().authorities.values()})
+
+
 def cra_rubric() -> Rubric:
     """config/cra_audit.toml, checked against the policing areas of config/authorities.toml (start-up, each job)."""
-    areas = sorted({authority.policing_area for authority in load_config().authorities.values()})
-    return load_rubric(areas=tuple(areas))
+    return load_rubric(areas=tuple(policing_areas()))

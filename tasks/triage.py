@@ -15,7 +15,9 @@ from tasks.draft import draft_action
 from vhub import logs, redaction
 from vhub.context import current
 from vhub.corrections import apply_to_incident
+from vhub.cra_audit import cra_rubric
 from vhub.models import Role
+from vhub.store.cra_scores import save_cra_scores
 from vhub.store.drafts import drop_triage, incident_row, load_triage, marac_referrals, save_triage
 from vhub.store.incidents import to_model
 from vhub.store.runs import record_invalid, triage_corrections
@@ -64,6 +66,7 @@ def triage_incident(reference: str, version: str, replace: bool = False) -> dict
     moment = datetime.fromisoformat(version)
     logs.bind(step="triage", reference=reference)
     config = load_config()
+    rubric = cra_rubric()
     with ctx.db.session() as session:
         row = incident_row(session, reference, moment)
         if row is None:
@@ -82,6 +85,8 @@ def triage_incident(reference: str, version: str, replace: bool = False) -> dict
             history = load_history(session, incident, marac_referrals(session, victims, exclude_reference=reference))
             result = triage(incident, history, config, now=utcnow())
             save_triage(session, row.id, result)
+            # The child risk assessment audit scores the version as triage saw it (ages and corrections applied).
+            save_cra_scores(session, row.id, incident, result.missing_cras, result.policing_area, rubric)
             if result.problems and not replace:
                 blocked = blocked_by_problems(incident, result, config)
                 record_invalid(

@@ -45,6 +45,7 @@ def _running_context() -> context.AppContext:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from vhub.cra_audit import cra_rubric
     from vhub.mou import mou_config
     from vhub.runtime import Simulated, Stack, stop_on_signals
     from vhub.supervisor import Supervisor
@@ -60,6 +61,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     logs.configure(settings, process="up")
     warn_about_term_dates()  # logged, never stops start-up: past its term dates a deadline is flagged instead
     mou_config()  # config/mou.toml: a mistake stops start-up, naming what to fix
+    cra_rubric()  # config/cra_audit.toml: likewise
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     stop_on_signals()
     context.configure(settings).db.migrate()
@@ -382,6 +384,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return cmd_report_morning(args)
     if args.what == "mou":
         return cmd_report_mou(args)
+    if args.what == "cra-audit":
+        return cmd_report_cra_audit(args)
     from vhub.reports import build_backlog, write_backlog
     from vhub.store.tables import utcnow
     from vhub.triage import load_config
@@ -396,23 +400,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_month(month: str | None, report: str, whose: str) -> None:
+    """A monthly report's --month, refused in one plain line when it is missing or not a month."""
+    from vhub.reports.mou import month_bounds
+
+    if not month:
+        raise SystemExit(f"vhub report {report} needs --month YYYY-MM (the month whose {whose}).")
+    try:
+        month_bounds(month)
+    except ValueError as error:
+        raise SystemExit(f"vhub report {report}: {error}.") from None
+
+
 def cmd_report_mou(args: argparse.Namespace) -> int:
     from vhub.mou import mou_config
-    from vhub.reports.mou import build_mou_report, front_doors, month_bounds, write_mou_report
+    from vhub.reports.mou import build_mou_report, front_doors, write_mou_report
     from vhub.store.tables import utcnow
 
-    if not args.month:
-        raise SystemExit("vhub report mou needs --month YYYY-MM (the month whose referrals it reports on).")
-    try:
-        month_bounds(args.month)
-    except ValueError as error:
-        raise SystemExit(f"vhub report mou: {error}.") from None
+    _check_month(args.month, "mou", "referrals it reports on")
     settings = _store_settings()
     ctx = context.configure(settings)
     ctx.db.migrate()
     with ctx.db.session(read_only=True) as session:
         report = build_mou_report(session, mou_config(), front_doors(), args.month, utcnow())
     for path in write_mou_report(report, args.out or settings.data_path / "reports"):
+        print(path)
+    return 0
+
+
+def cmd_report_cra_audit(args: argparse.Namespace) -> int:
+    from vhub.cra_audit import cra_rubric, policing_areas
+    from vhub.reports.cra_audit import build_cra_audit, write_cra_audit
+    from vhub.store.tables import utcnow
+
+    _check_month(args.month, "cra-audit", "incidents it audits")
+    rubric = cra_rubric()
+    areas = policing_areas()
+    settings = _store_settings()
+    ctx = context.configure(settings)
+    ctx.db.migrate()
+    with ctx.db.session(read_only=True) as session:
+        report = build_cra_audit(session, rubric, areas, args.month, utcnow())
+    for path in write_cra_audit(report, args.out or settings.data_path / "reports"):
         print(path)
     return 0
 
@@ -909,15 +938,19 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="reports for the force")
     report.add_argument(
         "what",
-        choices=["backlog", "morning", "mou"],
+        choices=["backlog", "morning", "mou", "cra-audit"],
         help="backlog: repeat children, risky crime types, hidden "
         "high risk, missing assessments, oldest waiting (HTML with charts, and CSV); morning: the night's counts, "
         "failures waiting, drafts due before 09:00, deadlines missed yesterday, paused portals, children's services "
         "decisions (HTML and text); mou: the month's referrals per front door, decided, decided within the MOU's "
-        "time, median time to decision, escalations, for the partnership board (HTML and CSV)",
+        "time, median time to decision, escalations, for the partnership board (HTML and CSV); cra-audit: the month's "
+        "child risk assessments scored by area and team, the weakest and the missing for each area's single point "
+        "of contact (HTML with charts, and CSV)",
     )
     report.add_argument("--post", action="store_true", help="morning: also post its summary to the admins' channel")
-    report.add_argument("--month", default=None, help="mou: the month, YYYY-MM, whose referrals it reports on")
+    report.add_argument(
+        "--month", default=None, help="mou, cra-audit: the month, YYYY-MM, whose referrals or incidents it reports on"
+    )
     report.add_argument("--out", type=Path, default=None, help="folder to write to (default: <data>/reports)")
     report.set_defaults(func=cmd_report)
 

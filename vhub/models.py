@@ -257,6 +257,7 @@ Label = Annotated[str, Field(min_length=1, max_length=LABEL_MAX), AfterValidator
 AddressLine = Annotated[str, Field(min_length=1, max_length=LINE_MAX), AfterValidator(one_line)]
 LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX), AfterValidator(_long_text)]
 OptionalLabel = Annotated[Label | None, BeforeValidator(_blank_to_none)]
+OptionalName = Annotated[Name | None, BeforeValidator(_blank_to_none)]
 OptionalLongText = Annotated[LongText | None, BeforeValidator(_blank_to_none)]
 
 
@@ -321,11 +322,27 @@ class Ppn(_Model):
     raised_at: UKDateTime
 
 
+class CraAction(_Model):
+    """An action a child risk assessment sets, and who owns it (a role or team; None: nobody named)."""
+
+    action: AddressLine  # one line, up to 200 characters
+    owner: OptionalLabel = None
+
+
 class ChildRiskAssessment(_Model):
+    """The officer's assessment of one child linked to the incident. The fields after ``summary`` are what the
+    monthly quality audit scores (vhub/cra_audit.py); a record that lacks them is read as lacking them."""
+
     nominal_ref: str = Field(pattern=r"^N\d{6}$")
     level: DashGrading
     completed_at: UKDateTime
     summary: LongText = ""
+    age_years: int | None = Field(None, ge=0, le=OLDEST_YEARS, description="the child's age as assessed")
+    voice_of_child: OptionalLongText = Field(None, description="what the child said, or why they were not spoken to")
+    risk_factors: list[Label] = []
+    actions: list[CraAction] = []
+    area: OptionalName = Field(None, description="the assessing officer's local policing area")
+    team: OptionalName = Field(None, description="the assessing officer's team")
 
 
 class Incident(_Model):

@@ -4,18 +4,17 @@ of the Operation Encompass deadlines."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vhub.errors import ConfigurationError
-from vhub.models import LONDON, describe_validation_error
+from vhub.models import LONDON
 from vhub.triage.calendar import is_working_day
-from vhub.triage.config import CONFIG_DIR, load_config
+from vhub.triage.config import CONFIG_DIR, load_config, read_checked
 
 MOU_FILE = CONFIG_DIR / "mou.toml"
 OUTCOMES: dict[str, str] = {
@@ -98,14 +97,7 @@ class MouConfig(_Config):
 def load_mou(path: Path = MOU_FILE, authorities: tuple[str, ...] | None = None) -> MouConfig:
     """config/mou.toml, checked (cached per file); ConfigurationError naming the file and what to fix. Given the
     known ``authorities``, a timescales table for any other is refused (a misspelt authority would be ignored)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigurationError(f"{path} cannot be read: {error}") from None
-    try:
-        config = MouConfig.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigurationError(f"{path} is not valid: " + "; ".join(describe_validation_error(error))) from None
+    config = read_checked(path, MouConfig)
     if authorities is not None:
         unknown = sorted(set(config.timescales) - {"default", *authorities})
         if unknown:

@@ -54,6 +54,38 @@ def _person(row: dict[str, str | None]) -> dict[str, Any]:
     }
 
 
+_OWNER = re.compile(r"^(?P<action>.*?)\s*\(owner: (?P<owner>[^()]*)\)$")
+
+
+def _lines(value: str | None) -> list[str]:
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def _action(line: str) -> dict[str, Any]:
+    """``Welfare visit (owner: Safer Neighbourhood Team)``; ``(owner: not recorded)`` is no owner."""
+    match = _OWNER.match(line)
+    if match is None:
+        return {"action": line, "owner": None}
+    owner = match["owner"].strip()
+    return {"action": match["action"], "owner": None if owner.lower() in ("", "not recorded") else owner}
+
+
+def _assessment(row: dict[str, str | None]) -> dict[str, Any]:
+    """A child risk assessment block; the quality fields are absent from older pages (read as lacking)."""
+    return {
+        "nominal_ref": row["nominal_ref"],
+        "level": row["level"],
+        "completed_at": row["completed_at"],
+        "summary": row["summary"] or "",
+        "age_years": _int(row.get("age_years")),
+        "voice_of_child": _blank(row.get("voice_of_child")),
+        "risk_factors": _lines(row.get("risk_factors")),
+        "actions": [_action(line) for line in _lines(row.get("actions"))],
+        "area": _blank(row.get("area")),
+        "team": _blank(row.get("team")),
+    }
+
+
 def _dash_answers(rows: list[dict[str, str | None]]) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for row in rows:
@@ -87,15 +119,7 @@ def parse_incident(page: dict[str, Any]) -> dict[str, Any]:
         "people": [_person(row) for row in groups["people"]],
         "dash": dash,
         "ppn": ppn,
-        "child_risk_assessments": [
-            {
-                "nominal_ref": row["nominal_ref"],
-                "level": row["level"],
-                "completed_at": row["completed_at"],
-                "summary": row["summary"] or "",
-            }
-            for row in groups["child_risk_assessments"]
-        ],
+        "child_risk_assessments": [_assessment(row) for row in groups["child_risk_assessments"]],
         "narrative": values["narrative"] or "",
     }
 

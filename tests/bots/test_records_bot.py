@@ -63,6 +63,20 @@ pages:
 """
 
 
+# What a child risk assessment records for the quality audit; the fullest's second assessment has none of it.
+AUDITED = {
+    "age_years": 9,
+    "voice_of_child": 'Said "he <b>shouts</b>" & hid.\n\nSeen with Nan.',
+    "risk_factors": ["Domestic abuse in the household", "Child present during the incident"],
+    "actions": [
+        {"action": "Refer to children's services", "owner": "VHub"},
+        {"action": "Welfare visit within 7 days", "owner": None},
+    ],
+    "area": "Worcestershire",
+    "team": "Response Team <B>",
+}
+
+
 def _fullest() -> dict[str, Any]:
     """An incident with every field the page shows filled in, free text with markup, line ends and odd spaces."""
     raw = raw_incident(reference=None, system_id=None, narrative=HOSTILE)
@@ -72,6 +86,7 @@ def _fullest() -> dict[str, Any]:
     del raw["people"][3]["date_of_birth"]
     raw["dash"]["answers"] = {key: index % 3 == 0 or None for index, key in enumerate(raw["dash"]["answers"])}
     raw["child_risk_assessments"].append({**raw["child_risk_assessments"][0], "nominal_ref": "N100004"})
+    raw["child_risk_assessments"][0].update(AUDITED)
     return raw
 
 
@@ -135,6 +150,9 @@ def test_every_incident_reads_the_same_both_ways(pair: tuple[RecordsBot, Records
         len(fullest["dash"]["answers"]),
         fullest["ppn"]["grade"],
     )
+    assessed, older = fullest["child_risk_assessments"]
+    assert AUDITED == {key: assessed[key] for key in AUDITED}
+    assert (None, None, [], [], None, None) == tuple(older[key] for key in AUDITED)
     for system_id in ids[:-1]:
         assert by_browser.read_incident(system_id) == by_request.read_incident(system_id), system_id
     assert 1 == by_request.session.items_in_context

@@ -82,3 +82,35 @@ def test_personal_values_cover_names_addresses_and_dates() -> None:
     """What the redactor is told to mask includes each name, the full name and the locations."""
     raw = parse_incident({"values": VALUES, "groups": {"people": [PERSON], "dash": [], "child_risk_assessments": []}})
     assert {"Casey", "Testperson", "Casey Testperson", "12 Orchard Way", "WR1 2AB"} <= set(personal_values(raw))
+
+
+def test_an_assessments_lists_are_read_line_by_line_and_an_older_page_lacks_them() -> None:
+    """Risk factors one a line; each action "text (owner: X)", "(owner: not recorded)" being none; a page without
+    the audit's cells reads as an assessment lacking them."""
+    row = {"nominal_ref": "N100003", "level": "high", "completed_at": "14/03/2026 01:00:00 GMT", "summary": "Seen."}
+    audited = {
+        **row,
+        "age_years": "9",
+        "voice_of_child": "I hid.",
+        "risk_factors": "Domestic abuse in the household\n\nChild injured\n",
+        "actions": "Refer to children's services (owner: VHub)\nWelfare visit (owner: not recorded)\nSafety plan",
+        "area": "Shropshire",
+        "team": "",
+    }
+    groups = {"people": [PERSON], "dash": [], "child_risk_assessments": [audited, row]}
+    new, old = parse_incident({"values": VALUES, "groups": groups})["child_risk_assessments"]
+    assert (9, "I hid.", ["Domestic abuse in the household", "Child injured"], "Shropshire", None) == (
+        new["age_years"],
+        new["voice_of_child"],
+        new["risk_factors"],
+        new["area"],
+        new["team"],
+    )
+    assert [
+        {"action": "Refer to children's services", "owner": "VHub"},
+        {"action": "Welfare visit", "owner": None},
+        {"action": "Safety plan", "owner": None},
+    ] == new["actions"]
+    assert (None, None, [], [], None, None) == tuple(
+        old[key] for key in ("age_years", "voice_of_child", "risk_factors", "actions", "area", "team")
+    )

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 from sqlalchemy import func, select
 
-from tests.e2e.conftest import ReviewApp, sign_in
-from vhub.store.tables import DecisionRow, DraftRow, UserRow
+from tests.e2e.conftest import BOLD_NAME, PLANTED_REFERENCE, ReviewApp, sign_in
+from vhub.store.tables import CraScoreRow, DecisionRow, DraftRow, UserRow
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -190,3 +190,49 @@ def test_keyboard_shortcuts_next_approve_and_return_never_while_typing(page: Pag
         held = session.scalar(select(func.count()).where(DraftRow.id == other, DraftRow.claimed_by.is_not(None)))
     assert 1 == held  # the draft left is still the reviewer's claim: N moved on, it decided nothing
     assert [] == review_app.decisions(other)
+
+
+def weakest_assessed(review_app: ReviewApp) -> tuple[int, CraScoreRow]:
+    """A free draft of an incident with a child risk assessment lacking something, and that assessment's score."""
+    with review_app.db.session() as session:
+        rows = session.execute(
+            select(DraftRow.id, CraScoreRow)
+            .join(CraScoreRow, CraScoreRow.incident_id == DraftRow.incident_id)
+            .where(
+                DraftRow.status == "awaiting_review",
+                DraftRow.first_approver.is_(None),
+                DraftRow.claimed_by.is_(None),
+                CraScoreRow.assessed.is_(True),
+                CraScoreRow.score < 100,
+                CraScoreRow.team.is_not(None),
+            )
+            .order_by(CraScoreRow.score, DraftRow.id)
+        ).all()
+        session.expunge_all()
+    draft_id, score = next((i, row) for i, row in rows if i not in review_app.taken)
+    review_app.taken.add(draft_id)
+    return draft_id, score
+
+
+def test_each_childs_assessment_score_and_what_it_lacks_are_shown_to_send_it_back(
+    page: Page, review_app: ReviewApp
+) -> None:
+    """A draft's page shows each linked child's assessment score, what it lacks in the rubric's words, and the area,
+    team and contact to send it back to; a child with none says so; a child's name in markup is shown as text."""
+    draft_id, scored = weakest_assessed(review_app)
+    sign_in(page, "alex.reviewer")
+    page.goto(f"/drafts/{draft_id}")
+    row = page.locator(f'#cra-scores tr[data-nominal="{scored.nominal_ref}"]')
+    expect(row.locator(".cra-score")).to_have_text(f"{scored.score} / 100")
+    expect(row.locator(".cra-lacks li")).to_have_text([lack["lacks"] for lack in scored.lacking])
+    expect(row.locator(".cra-send-back")).to_contain_text(f"{scored.area}, {scored.team}")
+    expect(row.locator(".cra-send-back")).to_contain_text(f"{scored.area} LPA CRA single point of contact")
+
+    planted = review_app.take(reference=PLANTED_REFERENCE)
+    page.goto(f"/drafts/{planted}")
+    missing = page.locator("#cra-scores tbody tr")
+    expect(missing).to_have_count(1)
+    expect(missing.locator(".cra-lacks")).to_have_text("No child risk assessment")
+    expect(missing.locator(".cra-send-back")).to_contain_text("Worcestershire, team not recorded")
+    expect(missing.locator("td").first).to_contain_text(f"{BOLD_NAME} Testperson")
+    assert 0 == page.locator("#cra-scores b").count()

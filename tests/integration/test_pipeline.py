@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import csv
+import subprocess
+import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from sqlalchemy import func, select
 from fixtures.records_system import generate
 from tasks.triage import triage_run
 from tests.integration.conftest import COUNT, SEED, RunningStack
+from vhub.cra_audit import cra_rubric, score
+from vhub.models import LONDON
 from vhub.reports import build_backlog, write_backlog
 from vhub.store.tables import AuditEventRow, DraftRow, IncidentRow, TriageResultRow, utcnow
 from vhub.triage import TriageResult, load_config
@@ -160,3 +165,45 @@ def test_backlog_report_opens_in_a_browser_with_charts(
     planted = generate(SEED, COUNT).planted
     assert len(planted.repeat_children) == len(report.repeat_children)
     assert len(planted.hidden_high_risk) + 1 == len(paths[3].read_text(encoding="utf-8").splitlines())
+
+
+def test_the_cra_audit_is_reported_from_the_runs_stored_scores(
+    synthetic_run: tuple[RunningStack, dict], page: Page, tmp_path: Path
+) -> None:
+    """`vhub report cra-audit --month 2026-11` over the run's store: per area, the assessments the records system
+    holds for the month's incidents with the scores the rubric gives them; every missing assessment the generator
+    planted listed for its area's contact; the page's charts drawn in Chromium."""
+    stack, _ = synthetic_run
+    written = subprocess.run(
+        [sys.executable, "-m", "vhub", "report", "cra-audit", "--month", "2026-11", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=stack.stack.child_env(),
+        timeout=120,
+    )
+    assert 0 == written.returncode, written.stderr
+    html, areas, _, follow = (Path(line) for line in written.stdout.splitlines())
+    truth = generate(SEED, COUNT)
+    november = {
+        record.reference: record.incident
+        for record in truth.incidents
+        if record.incident is not None and record.incident.occurred_at.astimezone(LONDON).strftime("%Y-%m") == "2026-11"
+    }
+    expected: dict[str, list[int]] = defaultdict(list)
+    for incident in november.values():
+        for cra in incident.child_risk_assessments:
+            expected[str(cra.area)].append(score(cra, incident, cra_rubric()).score)
+    rows = {row["area"]: row for row in csv.DictReader(areas.read_text(encoding="utf-8").splitlines())}
+    assert {area: (len(values), round(sum(values) / len(values), 1)) for area, values in expected.items()} == {
+        area: (int(row["assessed"]), float(row["mean_score"])) for area, row in rows.items() if row["assessed"] != "0"
+    }
+    missing = [
+        (row["reference"], row["nominal_ref"])
+        for row in csv.DictReader(follow.read_text(encoding="utf-8").splitlines())
+        if row["kind"] == "missing"
+    ]
+    planted = [(item["reference"], item["nominal_ref"]) for item in truth.planted.missing_cra]
+    assert sorted(item for item in planted if item[0] in november) == sorted(missing) != []
+    page.goto(html.as_uri())
+    assert "Child risk assessment audit" == page.locator("h1").inner_text()
+    assert page.locator("svg[role=img] rect").count() >= 4

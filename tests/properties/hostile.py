@@ -100,6 +100,14 @@ def _leaves(data: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 def _base() -> dict[str, Any]:
     raw = raw_incident()
     raw["people"][2]["voice_of_child"] = "I was on the stairs."
+    raw["child_risk_assessments"][0].update(  # what the child risk assessment audit reads
+        age_years=9,
+        voice_of_child="I hid upstairs.",
+        risk_factors=["Domestic abuse in the household"],
+        actions=[{"action": "Refer to children's services", "owner": "VHub"}],
+        area="Worcestershire",
+        team="Response Team B",
+    )
     return raw
 
 
@@ -109,6 +117,7 @@ _DATETIME_FIELDS = ("last_modified", "occurred_at", "raised_at", "completed_at")
 TEXT_PATHS = tuple(path for path, value in _leaves(_base()) if isinstance(value, str))
 _FREE_TEXT_FIELDS = ("incident_type", "crime_classification", "line1", "town", "officer", "narrative", "forename")
 _FREE_TEXT_FIELDS += ("surname", "relationship", "school", "voice_of_child", "summary")
+_FREE_TEXT_FIELDS += ("risk_factors[0]", "action", "owner", "area", "team")
 FREE_TEXT_PATHS = tuple(path for path in TEXT_PATHS if path.rsplit(".", 1)[-1] in _FREE_TEXT_FIELDS)
 DATE_PATHS = tuple(path for path in TEXT_PATHS if path.rsplit(".", 1)[-1] in _DATE_FIELDS)
 DATETIME_PATHS = tuple(path for path in TEXT_PATHS if path.rsplit(".", 1)[-1] in _DATETIME_FIELDS)

@@ -31,6 +31,19 @@ def test_fields_of_the_incident_are_named_in_plain_words() -> None:
     assert "Some new field" == plain_label("some_new_field", RAW)
 
 
+def test_the_audit_fields_of_a_child_risk_assessment_are_named_in_plain_words() -> None:
+    """An assessment's team, risk factor and action owner name the field and the assessment, not a path."""
+    assert [
+        "Assessing officer's team of child risk assessment 1",
+        "Risk factors of child risk assessment 2",
+        "Who owns the action of child risk assessment 1",
+    ] == [
+        plain_label("child_risk_assessments[0].team", RAW),
+        plain_label("child_risk_assessments[1].risk_factors[0]", RAW),
+        plain_label("child_risk_assessments[0].actions[1].owner", RAW),
+    ]
+
+
 def test_a_reason_keeps_its_words_and_loses_its_path() -> None:
     """A validation reason's path becomes the plain label; a reason naming no field is left as it is."""
     assert (

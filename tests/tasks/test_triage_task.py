@@ -19,7 +19,7 @@ from vhub.settings import Settings
 from vhub.store import Database
 from vhub.store.incidents import save_incident
 from vhub.store.runs import open_data_quality_items
-from vhub.store.tables import AuditEventRow, DataQualityItemRow, TriageResultRow
+from vhub.store.tables import AuditEventRow, CraScoreRow, DataQualityItemRow, TriageResultRow
 from vhub.triage import load_config, triage
 from vhub.triage.history import History
 from vhub.triage.model import Workflow
@@ -65,6 +65,19 @@ def test_triaging_the_same_version_again_adds_nothing(stored: str, redis_client:
     with context.current().db.session() as session:
         assert 1 == len(session.scalars(select(TriageResultRow)).all())
         assert 1 == len(session.scalars(select(DataQualityItemRow)).all())
+
+
+def test_triage_stores_each_childs_assessment_score_once(stored: str, redis_client: Redis) -> None:
+    """The child's assessment (level, time and summary only) is scored as lacking four elements, stored once however
+    often the version is triaged, and scored again (not added) when triage decides again."""
+    triage_incident("OCC/26/000101", stored)
+    triage_incident("OCC/26/000101", stored)
+    triage_incident("OCC/26/000101", stored, True)
+    with context.current().db.session() as session:
+        rows = session.scalars(select(CraScoreRow)).all()
+        assert [("N100003", True, 15, 4, "Worcestershire", None)] == [
+            (row.nominal_ref, row.assessed, row.score, len(row.lacking), row.area, row.team) for row in rows
+        ]
 
 
 def test_a_correction_makes_triage_decide_again(stored: str, redis_client: Redis) -> None:

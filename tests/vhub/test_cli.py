@@ -88,7 +88,7 @@ def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:
 def test_migrations_render_for_both_databases(url: str) -> None:
     """The schema, with its append-only audit guard, renders for SQLite and for PostgreSQL."""
     script = sql_script(url)
-    assert 22 == script.count("CREATE TABLE")  # with evidence_files (0012), partner decisions and escalations (0013)
+    assert 23 == script.count("CREATE TABLE")  # with evidence_files (0012), decisions (0013), cra_scores (0014)
     assert "audit_events is append-only" in script
 
 
@@ -105,6 +105,23 @@ def test_the_mou_report_is_written_for_a_month_and_a_wrong_month_is_refused(tmp_
     )
     assert (1, True) == (wrong.returncode, "give it as YYYY-MM" in wrong.stderr)
     assert (1, True) == (missing.returncode, "needs --month YYYY-MM" in missing.stderr)
+    assert not (tmp_path / "other").exists()
+
+
+def test_the_cra_audit_is_written_for_a_month_and_a_wrong_month_is_refused(tmp_path: Path) -> None:
+    """`vhub report cra-audit --month 2026-11` writes its HTML and three CSVs; "2026-13" or no month is a plain
+    one-line refusal naming the form to use, and writes nothing."""
+    out = tmp_path / "reports"
+    written = vhub("report", "cra-audit", "--month", "2026-11", "--out", str(out), data_dir=tmp_path / "var")
+    wrong = vhub("report", "cra-audit", "--month", "2026-13", data_dir=tmp_path / "other")
+    missing = vhub("report", "cra-audit", data_dir=tmp_path / "other")
+    assert (0, 4, ["cra-audit-2026-11.html"]) == (
+        written.returncode,
+        len(list(out.iterdir())),
+        [path.name for path in out.glob("*.html")],
+    )
+    assert (1, 1, True) == (wrong.returncode, len(wrong.stderr.splitlines()), "give it as YYYY-MM" in wrong.stderr)
+    assert (1, True) == (missing.returncode, "cra-audit needs --month YYYY-MM" in missing.stderr)
     assert not (tmp_path / "other").exists()
 
 

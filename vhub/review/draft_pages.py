@@ -19,15 +19,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from vhub.cra_audit import cra_rubric
 from vhub.drafting.environment import uk_datetime
 from vhub.drafting.payloads import SENDS_TEXT, edited_as
 from vhub.errors import BusinessError
 from vhub.evidence import store_for
 from vhub.isr import IsrRequest
+from vhub.models import Incident
 from vhub.review.decisions import Conflict, approve, claim, reject, return_for_fix, save_edits, take_back
 from vhub.review.forms import Difference, build_fields, describe_errors, differences, parse_form
 from vhub.review.queue import PAGE_SIZE, STATUSES, TYPES, queue_page, time_left
 from vhub.review.web import Web, page
+from vhub.store.cra_scores import scores_of
 from vhub.store.draft_status import APPROVALS, DraftStatus, approvers
 from vhub.store.drafts import load_triage
 from vhub.store.incidents import to_model
@@ -130,16 +133,33 @@ def _changes_since_first_approval(session: Session, draft_id: int, names: dict[i
     return {"since": f"{names.get(first.user_id, '?')}, {uk_datetime(first.at)}", "rows": items}
 
 
+def _assessments(session: Session, incident_id: int, incident: Incident) -> list[dict[str, Any]]:
+    """Each linked child's child risk assessment as the audit scored it (or that it has none), in the order the
+    incident lists the children, with the area, team and contact a reviewer sends it back to."""
+    scores = scores_of(session, incident_id)
+    if not scores:
+        return []
+    rubric = cra_rubric()
+    names = {person.nominal_ref: f"{person.forename} {person.surname}" for person in incident.people}
+    order = {person.nominal_ref: index for index, person in enumerate(incident.people)}
+    return [
+        {**vars(item), "name": names.get(ref, ""), "contact": rubric.contact(item.area)}
+        for ref, item in sorted(scores.items(), key=lambda pair: order.get(pair[0], len(order)))
+    ]
+
+
 def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
     """Everything the draft page shows beside the draft: the source's facts, triage, history."""
     now = utcnow()
     with web.ctx.db.session(read_only=True) as session:
         row = session.get_one(DraftRow, draft.id)
         incident = triage = request_info = None
+        assessments: list[dict[str, Any]] = []
         if row.incident_id is not None:
             incident_row = session.get_one(IncidentRow, row.incident_id)
             incident = to_model(incident_row)
             triage = load_triage(session, row.incident_id)
+            assessments = _assessments(session, row.incident_id, incident)
         if row.isr_request_id is not None:
             request_info = IsrRequest.model_validate(session.get_one(IsrRequestRow, row.isr_request_id).request)
         names = dict(session.execute(select(UserRow.id, UserRow.display_name)).all())
@@ -159,6 +179,7 @@ def _context(web: Web, draft: DraftRow, request: Request) -> dict[str, Any]:
     return {
         "draft": draft,
         "incident": incident,
+        "assessments": assessments,
         "triage": triage,
         "request_info": request_info,
         "decisions": decisions,

@@ -40,6 +40,12 @@ _FIELD_NAMES = {
     "level": "Level",
     "completed_at": "Completed at",
     "summary": "Summary",
+    "risk_factors": "Risk factors",
+    "actions": "Actions",
+    "action": "Action",
+    "owner": "Who owns the action",
+    "area": "Assessing officer's local policing area",
+    "team": "Assessing officer's team",
     "due_date": "Due date",
     "requester": "Requester",
     "purpose": "Purpose",
@@ -69,7 +75,7 @@ def plain_label(path: str, raw: dict[str, Any]) -> str:
     parts = split_path(path)
     if not parts:
         return path
-    field = str(parts[-1])
+    field = next((part for part in reversed(parts) if isinstance(part, str)), str(parts[-1]))  # risk_factors[0]
     label = _FIELD_NAMES.get(field, field.replace("_", " ").capitalize())
     groups = [_GROUPS.get(str(part), str(part).replace("_", " ")) for part in parts[1:-1] if isinstance(part, str)]
     if parts[0] in ("people", "subjects") and len(parts) > 1 and isinstance(parts[1], int):

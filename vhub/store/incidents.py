@@ -156,6 +156,12 @@ def _incident_row(session: Session, incident: Incident, source_system: str) -> I
                 level=cra.level.value,
                 completed_at=cra.completed_at,
                 summary=cra.summary,
+                age_years=cra.age_years,
+                voice_of_child=cra.voice_of_child,
+                risk_factors=list(cra.risk_factors),
+                actions=[action.model_dump() for action in cra.actions],
+                area=cra.area,
+                team=cra.team,
             )
         )
     return row
@@ -202,6 +208,12 @@ def to_model(row: IncidentRow) -> Incident:
                 level=cra.level,
                 completed_at=cra.completed_at,
                 summary=cra.summary,
+                age_years=cra.age_years,
+                voice_of_child=cra.voice_of_child,
+                risk_factors=cra.risk_factors or [],
+                actions=cra.actions or [],
+                area=cra.area,
+                team=cra.team,
             )
             for cra in row.child_risk_assessments
         ],

@@ -168,6 +168,34 @@ class ChildRiskAssessmentRow(Base):
     level: Mapped[str] = mapped_column(String(10))
     completed_at: Mapped[datetime]
     summary: Mapped[str] = mapped_column(Text, default="")
+    # What the quality audit scores (migration 0014); NULL in rows stored before it, read as lacking.
+    age_years: Mapped[int | None] = mapped_column(Integer)
+    voice_of_child: Mapped[str | None] = mapped_column(Text)
+    risk_factors: Mapped[list[Any] | None] = mapped_column(JSON)
+    actions: Mapped[list[Any] | None] = mapped_column(JSON)  # [{"action": ..., "owner": ... or None}]
+    area: Mapped[str | None] = mapped_column(String(80))
+    team: Mapped[str | None] = mapped_column(String(80))
+
+
+class CraScoreRow(Base):
+    """One child of an incident version as the child risk assessment audit scored it (config/cra_audit.toml):
+    an assessment's score and what it lacks, or a child with no assessment (``assessed`` false, no score). Written
+    when the version is triaged, so reports and pages read it without scoring again."""
+
+    __tablename__ = "cra_scores"
+    __table_args__ = (Index("ix_cra_scores_occurred_at", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    reference: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    nominal_ref: Mapped[str] = mapped_column(String(10))
+    assessed: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[int | None] = mapped_column(Integer)  # percent of the rubric's weight met; None: no assessment
+    lacking: Mapped[list[Any]] = mapped_column(JSON)  # [{"criterion": key, "label": ..., "lacks": ...}]
+    area: Mapped[str | None] = mapped_column(String(80))  # the assessing officer's, else the incident's area
+    team: Mapped[str | None] = mapped_column(String(80))
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WatermarkRow(Base):

@@ -46,6 +46,7 @@ def _running_context() -> context.AppContext:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from vhub.mou import mou_config
+    from vhub.referral_audit import audit_config
     from vhub.runtime import Simulated, Stack, stop_on_signals
     from vhub.supervisor import Supervisor
     from vhub.triage.term_dates import warn_about_term_dates
@@ -60,6 +61,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     logs.configure(settings, process="up")
     warn_about_term_dates()  # logged, never stops start-up: past its term dates a deadline is flagged instead
     mou_config()  # config/mou.toml: a mistake stops start-up, naming what to fix
+    audit_config()  # config/referral_audit.toml: likewise
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     stop_on_signals()
     context.configure(settings).db.migrate()
@@ -415,6 +417,27 @@ def cmd_report_mou(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from tasks.referral_audit import draw_month
+    from vhub.reports.mou import month_bounds
+
+    try:
+        month_bounds(args.month)
+    except ValueError as error:
+        raise SystemExit(f"vhub audit sample: {error}.") from None
+    ctx = context.configure(_store_settings())
+    logs.configure(ctx.settings, process="cli", console=False)
+    ctx.db.migrate()
+    summary = draw_month(ctx, args.month, actor=_actor())
+    spread = ", ".join(f"{authority} {count}" for authority, count in sorted(summary["by_authority"].items()))
+    when = "drawn now" if summary["drawn_now"] else f"already drawn ({summary['drawn_by']}); nothing was changed"
+    print(
+        f"{args.month}: {summary['sampled']} of {summary['population']} referrals sent, {when}."
+        + (f" By authority: {spread}." if spread else "")
+    )
+    return 0
+
+
 def cmd_report_morning(args: argparse.Namespace) -> int:
     from tasks.watch import failed_jobs_by_function
     from vhub.alerts import send
@@ -544,8 +567,8 @@ def cmd_users(args: argparse.Namespace) -> int:
     if problem is not None:
         raise BusinessError(f"{problem} Nothing was changed.", code="weak_password")
     with ctx.db.session() as session:
-        add_user(session, args.name, password, args.role, args.display_name)
-    print(f"Account {args.name} ({args.role}) added.")
+        add_user(session, args.name, password, args.role, args.display_name, authority=args.authority)
+    print(f"Account {args.name} ({args.role}{', ' + args.authority if args.authority else ''}) added.")
     return 0
 
 
@@ -599,7 +622,8 @@ def _list_users(ctx: context.AppContext) -> int:
         else:
             state = "enabled"
         last = uk_timestamp(row.last_sign_in_at) if row.last_sign_in_at else "never"
-        print(f"{row.username:<24}{row.role:<10}{state:<34}{last}")
+        role = f"{row.role} ({row.authority})" if row.authority else row.role
+        print(f"{row.username:<24}{role:<10}{state:<34}{last}")
     return 0
 
 
@@ -875,7 +899,16 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="action", required=True)
     users_add = users_sub.add_parser("add", help="add an account (the password is asked for)")
     users_add.add_argument("name")
-    users_add.add_argument("--role", choices=["reviewer", "admin"], required=True)
+    users_add.add_argument(
+        "--role",
+        choices=["reviewer", "admin", "auditor", "partner_auditor"],
+        required=True,
+        help="reviewer: the queue; admin: everything; auditor: the force's referral audits; partner_auditor: a front "
+        "door's auditor, read-only, seeing only the sampled referrals sent to its --authority",
+    )
+    users_add.add_argument(
+        "--authority", default=None, help="partner_auditor only: its authority (a key of config/authorities.toml)"
+    )
     users_add.add_argument("--display-name", default=None, help="the name others see (default: NAME)")
     users_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     users_add.set_defaults(func=cmd_users)
@@ -918,6 +951,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", default=None, help="mou: the month, YYYY-MM, whose referrals it reports on")
     report.add_argument("--out", type=Path, default=None, help="folder to write to (default: <data>/reports)")
     report.set_defaults(func=cmd_report)
+
+    audit = sub.add_parser("audit", help="the monthly quality audit of the referrals sent to children's services")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    audit_sample = audit_sub.add_parser(
+        "sample",
+        help="draw a month's sample of sent referrals for the auditors (config/referral_audit.toml), once: drawing "
+        "it again shows the same sample and changes nothing",
+    )
+    audit_sample.add_argument("--month", required=True, help="the month, YYYY-MM, whose sent referrals are sampled")
+    audit_sample.set_defaults(func=cmd_audit)
 
     runs = sub.add_parser("runs", help="runs as records: scans, checks and reports, with their counts")
     runs_sub = runs.add_subparsers(dest="action", required=True)

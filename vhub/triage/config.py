@@ -7,7 +7,7 @@ import tomllib
 from datetime import date, time
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -17,6 +17,9 @@ from vhub.portals import children_per_referral
 from vhub.settings import PROJECT_ROOT
 
 CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _Config(BaseModel):
@@ -160,6 +163,15 @@ def _read_toml(path: Path) -> dict:
 
 def _invalid(path: Path, error: ValidationError) -> ConfigurationError:
     return ConfigurationError(f"{path} is not valid: " + "; ".join(describe_validation_error(error)))
+
+
+def read_checked(path: Path, model: type[_Model]) -> _Model:
+    """A TOML file validated into ``model``; ConfigurationError naming the file and each setting to fix."""
+    raw = _read_toml(path)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise _invalid(path, error) from None
 
 
 def _check_districts(authorities: dict[str, Authority], path: Path) -> None:

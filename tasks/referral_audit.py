@@ -3,6 +3,7 @@ with `vhub audit sample --month YYYY-MM`. A month is drawn once: a second draw f
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from vhub import logs
@@ -11,19 +12,19 @@ from vhub.context import AppContext, current
 from vhub.referral_audit import audit_config, previous_month
 from vhub.reports.mou import month_bounds
 from vhub.store.referral_audits import draw_sample, sampled
-from vhub.store.tables import utcnow
 
 log = logs.get_logger(__name__)
 
 ACTOR = "vhub:referral-audit"
 
 
-def draw_month(ctx: AppContext, month: str, *, actor: str) -> dict[str, Any]:
-    """Draw ``month``'s sample unless it was drawn before; what the sample holds, by authority."""
+def draw_month(ctx: AppContext, month: str, *, actor: str, now: datetime) -> dict[str, Any]:
+    """Draw ``month``'s sample unless it was drawn before (``now``: the moment it is drawn at, after the month's
+    end); what the sample holds, by authority."""
     _, start, end = month_bounds(month)
     config = audit_config()
     with ctx.db.session() as session:
-        sample, drawn = draw_sample(session, month, start, end, config, actor=actor, now=utcnow())
+        sample, drawn = draw_sample(session, month, start, end, config, actor=actor, now=now)
         by_authority: dict[str, int] = {}
         for item in sampled(session, month):
             by_authority[item.authority] = by_authority.get(item.authority, 0) + 1
@@ -41,6 +42,7 @@ def draw_month(ctx: AppContext, month: str, *, actor: str) -> dict[str, Any]:
 
 
 def draw_audit_sample(at: str | None = None) -> dict[str, Any]:
-    """Draw the sample of the month before the moment ``at`` (now if not given) falls in."""
+    """Draw the sample of the month before the moment ``at`` (now if not given) falls in, as at that moment."""
     logs.bind(step="audit_sample")
-    return draw_month(current(), previous_month(moment(at)), actor=ACTOR)
+    when = moment(at)
+    return draw_month(current(), previous_month(when), actor=ACTOR, now=when)

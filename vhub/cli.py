@@ -420,6 +420,7 @@ def cmd_report_mou(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from tasks.referral_audit import draw_month
     from vhub.reports.mou import month_bounds
+    from vhub.store.tables import utcnow
 
     try:
         month_bounds(args.month)
@@ -428,7 +429,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     ctx = context.configure(_store_settings())
     logs.configure(ctx.settings, process="cli", console=False)
     ctx.db.migrate()
-    summary = draw_month(ctx, args.month, actor=_actor())
+    summary = draw_month(ctx, args.month, actor=_actor(), now=utcnow())
     spread = ", ".join(f"{authority} {count}" for authority, count in sorted(summary["by_authority"].items()))
     when = "drawn now" if summary["drawn_now"] else f"already drawn ({summary['drawn_by']}); nothing was changed"
     print(

@@ -18,7 +18,7 @@ from vhub.referral_audit import audit_config
 from vhub.reports.mou import month_bounds
 from vhub.review import accounts
 from vhub.store.referral_audits import draw_sample, sampled
-from vhub.store.tables import AuditEventRow, ReferralAuditRow
+from vhub.store.tables import AuditEventRow, ReferralAuditRow, UserRow
 
 SENT = datetime(2026, 10, 7, 10, 0, tzinfo=UTC)
 COMMENT_MARKUP = "<script>alert('comment')</script>"
@@ -185,3 +185,27 @@ def test_the_list_shows_each_months_progress(review_app: ReviewApp, audit: dict[
     listing = force.client.get("/referral-audits?month=2026-10").text
     assert "4 referrals in 2026-10" in listing and "scored by you 1, by the force 1, jointly by a partner 1" in listing
     assert "TW-&lt;b&gt;204&lt;/b&gt;" in listing
+
+
+def test_an_admin_adds_a_partners_auditor_with_its_authority(review_app: ReviewApp) -> None:
+    """The Users form: a partner_auditor without an authority is refused beside the field, nothing added; with one,
+    it is added and listed with its front door."""
+    admin = review_app.visitor("admin")
+    form = {
+        "csrf_token": admin.csrf,
+        "username": "hereford.auditor",
+        "display_name": "Herefordshire auditor",
+        "role": "partner_auditor",
+        "password": "a synthetic partner passphrase",
+        "password_again": "a synthetic partner passphrase",
+    }
+    refused = admin.client.post("/admin/users", data={**form, "authority": ""})
+    assert 422 == refused.status_code and "A partner_auditor account needs its authority" in refused.text
+    added = admin.client.post("/admin/users", data={**form, "authority": "herefordshire"})
+    assert 303 == added.status_code
+    assert 'partner auditor <span class="muted">(Herefordshire MASH)</span>' in admin.client.get("/admin/users").text
+    with review_app.db.session() as session:
+        stored = session.execute(
+            select(UserRow.role, UserRow.authority).where(UserRow.username == "hereford.auditor")
+        ).one()
+    assert ("partner_auditor", "herefordshire") == tuple(stored)

@@ -4,6 +4,7 @@ month wherever it is drawn, drawn once and never again; `vhub audit sample`."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from sqlalchemy import func, select
 from tests.vhub.test_cli import vhub
 from tests.vhub.test_mou_report import referral
 from vhub.errors import BusinessError, ConfigurationError
+from vhub.mou import mou_config
 from vhub.referral_audit import AUDIT_FILE, audit_config, load_audit_config, month_seed, previous_month
-from vhub.reports.mou import month_bounds
+from vhub.reports.mou import build_mou_report, front_doors, month_bounds, write_mou_report
+from vhub.review import accounts
 from vhub.store import Database
-from vhub.store.referral_audits import Candidate, allocate, candidates, choose, draw_sample, sampled
+from vhub.store.referral_audits import Candidate, allocate, candidates, choose, draw_sample, sampled, save_scores
 from vhub.store.tables import AuditEventRow, AuditSampleReferralRow, AuditSampleRow
 
+PASSPHRASE = "synthetic audit passphrase"
 AUTHORITIES = ("herefordshire", "shropshire", "telford_wrekin", "worcestershire")
 OCTOBER = datetime(2026, 10, 6, 10, 0, tzinfo=UTC)
 NOVEMBER = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -187,3 +191,93 @@ def test_vhub_audit_sample_draws_a_month_once(tmp_path: Path) -> None:
     assert (0, "2026-10: 0 of 0 referrals sent, drawn now.") == (first.returncode, first.stdout.strip())
     assert 0 == again.returncode and "already drawn (cli:" in again.stdout and "nothing was changed" in again.stdout
     assert 1 == wrong.returncode and "'October' is not a month: give it as YYYY-MM" in wrong.stderr
+
+
+@pytest.mark.both_engines
+def test_the_mou_report_gives_the_months_audit_and_its_trend(october: Database, tmp_path: Path) -> None:
+    """October's sample scored by a force auditor (two referrals) and Herefordshire's auditor (one of them): per
+    front door and risk the sampled, audited and joint counts and means; the agreement of the joint audit; six months
+    of trend with the months never drawn said so; the same figures in the CSVs."""
+    _, start, end = month_bounds("2026-10")
+    with october.session() as session:
+        draw_sample(session, "2026-10", start, end, audit_config(), actor="test", now=NOVEMBER)
+        force = accounts.add_user(session, "fay.auditor", "synthetic audit passphrase", "auditor", "Fay", actor="t")
+        partner = accounts.add_user(
+            session,
+            "hugo.partner",
+            "synthetic audit passphrase",
+            "partner_auditor",
+            "Hugo",
+            actor="t",
+            authority="herefordshire",
+        )
+        hereford = [item for item in sampled(session, "2026-10", "herefordshire") if item.risk == "green"][:2]
+        for item, user, side, marks in (
+            (hereford[0], force, "force", (4, 3, 2)),
+            (hereford[1], force, "force", (2, 3, 4)),
+            (hereford[0], partner, "partner", (4, 1, 2)),
+        ):
+            save_scores(
+                session,
+                item,
+                user_id=user.id,
+                username=user.username,
+                side=side,
+                scores=dict(zip(audit_config().keys, marks, strict=True)),
+                comment="",
+                now=NOVEMBER,
+            )
+    with october.session(read_only=True) as session:
+        report = build_mou_report(session, mou_config(), front_doors(), "2026-10", NOVEMBER)
+    audit = report.audit
+    assert audit is not None and audit.drawn and 31 == audit.population
+    group = next(row for row in audit.groups if (row.authority, row.risk) == ("herefordshire", "green"))
+    assert (2, 1) == (group.audited, group.joint)
+    assert {"completeness": 10 / 3, "accuracy": 7 / 3, "proportionality": 8 / 3} == pytest.approx(group.means)
+    agreement = next(row for row in audit.agreement if row.authority == "herefordshire")
+    assert (1, {"completeness": 1, "accuracy": 0, "proportionality": 1}) == (agreement.joint, agreement.same)
+    assert {"completeness": 0.0, "accuracy": -2.0, "proportionality": 0.0} == agreement.difference
+    assert [("2026-05", False), ("2026-10", True)] == [
+        (row.month, row.drawn) for row in (audit.trend[0], audit.trend[-1])
+    ]
+    assert (6, 2) == (len(audit.trend), audit.trend[-1].audited)
+    paths = write_mou_report(report, tmp_path)
+    html = paths[0].read_text(encoding="utf-8")
+    assert 'id="referral-audit"' in html and "Completeness: mean score by month" in html
+    rows = {
+        path.name: list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+        for path in paths
+        if "referral-audit" in path.name
+    }
+    groups = rows["mou-2026-10-referral-audit.csv"]
+    assert {"sampled", "audited", "joint", "mean_completeness"} <= set(groups[0])
+    hereford_green = next(r for r in groups if (r["authority"], r["risk"]) == ("herefordshire", "green"))
+    assert ("2", "1", "3.33") == (
+        hereford_green["audited"],
+        hereford_green["joint"],
+        hereford_green["mean_completeness"],
+    )
+    agreed = next(r for r in rows["mou-2026-10-referral-audit-agreement.csv"] if r["authority"] == "herefordshire")
+    assert ("1", "-2.0") == (agreed["joint"], agreed["partner_minus_force_accuracy"])
+    assert ["no"] * 5 + ["yes"] == [r["drawn"] for r in rows["mou-2026-10-referral-audit-trend.csv"]]
+
+
+def test_a_partner_auditor_needs_its_authority_and_no_one_else_has_one(db: Database) -> None:
+    """A partner_auditor without an authority (or with one not configured) is refused, as is an authority given to
+    any other role; with its authority, it is added and the authority audited."""
+    with db.session() as session:
+        for role, authority, words in (
+            ("partner_auditor", None, "needs its authority"),
+            ("partner_auditor", "powys", "needs its authority"),
+            ("auditor", "herefordshire", "Only a partner_auditor account belongs to an authority"),
+        ):
+            with pytest.raises(BusinessError, match=words):
+                accounts.add_user(
+                    session, "x.auditor", "synthetic audit passphrase", role, actor="t", authority=authority
+                )
+        user = accounts.add_user(
+            session, "hugo.partner", "synthetic audit passphrase", "partner_auditor", actor="t", authority="shropshire"
+        )
+        event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "user.added")).one()
+    assert ("shropshire", True, False) == (user.authority, user.is_partner, user.can_review)
+    assert {"role": "partner_auditor", "display_name": "hugo.partner", "authority": "shropshire"} == event.after

@@ -88,7 +88,7 @@ def _print_stack(stack: Stack, settings: Settings, *, simulated: bool, scheduler
     print(f"Redis:          {display_url(stack.redis_url)}")
     print(f"Records system: {stack.records_url}")
     print(f"ISR portal:     {stack.isr_url}")
-    print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
+    print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin|auditor`)")
     print(f"Workers:        {stack.worker_count}" + (" (and the scheduler)" if scheduler else ""))
     print(f"Data folder:    {settings.data_path}")
     print(f"Alerts (Teams): {_alert_channels(stack.resolved(), simulated=simulated)}")
@@ -612,9 +612,11 @@ def _list_users(ctx: context.AppContext) -> int:
     with ctx.db.session(read_only=True) as session:
         rows = list_users(session)
     if not rows:
-        print("No accounts yet: add one with `vhub users add NAME --role reviewer|admin`.")
+        print("No accounts yet: add one with `vhub users add NAME --role reviewer|admin|auditor|partner_auditor`.")
         return 0
-    print(f"{'username':<24}{'role':<10}{'status':<34}last signed in")
+    roles = {row.id: f"{row.role} ({row.authority})" if row.authority else row.role for row in rows}
+    wide = max(10, *(len(role) + 2 for role in roles.values()))  # a partner auditor's authority widens the column
+    print(f"{'username':<24}{'role':<{wide}}{'status':<34}last signed in")
     for row in rows:
         if row.disabled:
             state = "disabled"
@@ -623,8 +625,8 @@ def _list_users(ctx: context.AppContext) -> int:
         else:
             state = "enabled"
         last = uk_timestamp(row.last_sign_in_at) if row.last_sign_in_at else "never"
-        role = f"{row.role} ({row.authority})" if row.authority else row.role
-        print(f"{row.username:<24}{role:<10}{state:<34}{last}")
+        role = roles[row.id]
+        print(f"{row.username:<24}{role:<{wide}}{state:<34}{last}")
     return 0
 
 

@@ -5,6 +5,7 @@ month wherever it is drawn, drawn once and never again; `vhub audit sample`."""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.vhub.test_cli import vhub
+from tests.vhub.test_cli_users import vhub as users_vhub
 from tests.vhub.test_mou_report import referral
 from vhub.errors import BusinessError, ConfigurationError
 from vhub.mou import mou_config
@@ -281,3 +283,20 @@ def test_a_partner_auditor_needs_its_authority_and_no_one_else_has_one(db: Datab
         event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "user.added")).one()
     assert ("shropshire", True, False) == (user.authority, user.is_partner, user.can_review)
     assert {"role": "partner_auditor", "display_name": "hugo.partner", "authority": "shropshire"} == event.after
+
+
+def test_vhub_users_adds_a_partners_auditor_with_its_authority(tmp_path: Path) -> None:
+    """`vhub users add --role partner_auditor` needs --authority (refused without, nothing added); with it, the
+    list shows the role with its authority."""
+    data = tmp_path / "var"
+    command = ["users", "add", "hereford.auditor", "--role", "partner_auditor", "--password-stdin"]
+    refused = users_vhub(data, *command, stdin=f"{PASSPHRASE}\n")
+    added = users_vhub(data, *command, "--authority", "herefordshire", stdin=f"{PASSPHRASE}\n")
+    listed = users_vhub(data, "users", "list")
+    assert 2 == refused.returncode and "needs its authority" in refused.stderr
+    assert (0, "Account hereford.auditor (partner_auditor, herefordshire) added.") == (
+        added.returncode,
+        added.stdout.strip(),
+    )
+    rows = [re.split(r"\s{2,}", line.strip()) for line in listed.stdout.splitlines()]
+    assert [["hereford.auditor", "partner_auditor (herefordshire)", "enabled", "never"]] == rows[1:]

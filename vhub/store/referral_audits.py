@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -197,40 +197,40 @@ def save_scores(
 ) -> tuple[ReferralAuditRow, bool]:
     """The auditor's scores of ``item``: stored, or their earlier scores amended (one row per auditor and referral),
     audited either way with before and after. Returns (row, amended)."""
-    row = session.scalar(
-        select(ReferralAuditRow)
-        .where(ReferralAuditRow.sampled_id == item.id, ReferralAuditRow.user_id == user_id)
-        .with_for_update()
-    )
     after: dict[str, Any] = {"draft": item.draft_id, "side": side, "scores": scores, "comment": comment}
-    before: dict[str, Any] | None = None
+    draft = str(item.draft_id)  # audited against the referral's draft, beside the rest of its trail
+    row = _scores_by(session, item.id, user_id)
     if row is None:
-        row = ReferralAuditRow(sampled_id=item.id, user_id=user_id, side=side, scores=scores, comment=comment)
-        row.created_at = row.updated_at = now
-        session.add(row)
-        session.flush()
-    else:
-        before = {"draft": item.draft_id, "side": row.side, "scores": row.scores, "comment": row.comment}
-        row.scores, row.comment, row.updated_at = scores, comment, now
+        fresh = ReferralAuditRow(sampled_id=item.id, user_id=user_id, side=side, scores=scores, comment=comment)
+        fresh.created_at = fresh.updated_at = now
+        try:
+            with session.begin_nested():
+                session.add(fresh)
+                session.flush()
+        except IntegrityError:  # the same auditor's other save (a second tab, a double click) came first: amend it
+            row = _scores_by(session, item.id, user_id)
+        else:
+            action = "referral_audit.scored"
+            record_event(session, actor=username, action=action, entity_type="draft", entity_id=draft, after=after)
+            return fresh, False
+    assert row is not None
+    before = {"draft": item.draft_id, "side": row.side, "scores": row.scores, "comment": row.comment}
+    row.scores, row.comment, row.updated_at = scores, comment, now
     record_event(
         session,
         actor=username,
-        action="referral_audit.amended" if before else "referral_audit.scored",
+        action="referral_audit.amended",
         entity_type="draft",
-        entity_id=str(item.draft_id),
+        entity_id=draft,
         before=before,
         after=after,
     )
-    return row, before is not None
+    return row, True
 
 
-def scored_count(session: Session, sample_id: int) -> int:
-    """How many of a sample's referrals have at least one score."""
-    return int(
-        session.scalar(
-            select(func.count(func.distinct(ReferralAuditRow.sampled_id)))
-            .join(AuditSampleReferralRow, AuditSampleReferralRow.id == ReferralAuditRow.sampled_id)
-            .where(AuditSampleReferralRow.sample_id == sample_id)
-        )
-        or 0
+def _scores_by(session: Session, sampled_id: int, user_id: int) -> ReferralAuditRow | None:
+    return session.scalar(
+        select(ReferralAuditRow)
+        .where(ReferralAuditRow.sampled_id == sampled_id, ReferralAuditRow.user_id == user_id)
+        .with_for_update()
     )

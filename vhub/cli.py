@@ -512,11 +512,13 @@ def _resolved() -> Settings:
 def cmd_review_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from vhub.referral_audit import audit_config
     from vhub.review import create_app
     from vhub.runtime import resolve
 
     settings = resolve(_settings())
     logs.configure(settings, process="review")
+    audit_config()  # config/referral_audit.toml: the audit pages' form; a mistake stops the app, naming it
     ctx = context.configure(settings)
     ctx.db.migrate()
     port = settings.review_port if args.port is None else args.port

@@ -64,6 +64,7 @@ class AuditSection:
     drawn: bool
     population: int
     criteria: list[tuple[str, str]]  # (key, label), in the form's order
+    scale: tuple[int, int]  # lowest and highest score
     groups: list[AuditGroup]
     agreement: list[Agreement]
     trend: list[TrendMonth]
@@ -173,6 +174,7 @@ def build_audit_section(session: Session, config: AuditConfig, front_doors: dict
         drawn=sample is not None,
         population=sample.population if sample is not None else 0,
         criteria=[(criterion.key, criterion.label) for criterion in config.criteria],
+        scale=(config.scale.lowest, config.scale.highest),
         groups=groups,
         agreement=agreement,
         trend=trend,

@@ -398,17 +398,20 @@ def keep_search(session: Session, token: str | None, term: str | None) -> None:
 
 
 DEMO_ACCOUNTS = (
-    ("alex.reviewer", "Alex Reviewer", "reviewer"),
-    ("sam.reviewer", "Sam Reviewer", "reviewer"),
-    ("vhub.admin", "VHub Admin", "admin"),
+    ("alex.reviewer", "Alex Reviewer", "reviewer", None),
+    ("sam.reviewer", "Sam Reviewer", "reviewer", None),
+    ("vhub.admin", "VHub Admin", "admin", None),
+    ("fay.auditor", "Fay Auditor", "auditor", None),
+    ("hereford.auditor", "Herefordshire MASH auditor", "partner_auditor", "herefordshire"),
 )
+"""(username, display name, role, authority): the demo's reviewers, admin, and the referral audit's two auditors."""
 
 
 def add_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
     """Demo accounts with fresh random passwords: (username, password, role). Only `vhub demo` calls this."""
     made = []
-    for username, display_name, role in DEMO_ACCOUNTS:
+    for username, display_name, role, authority in DEMO_ACCOUNTS:
         password = secrets.token_urlsafe(12)
-        add_user(session, username, password, role, display_name, actor="demo")
+        add_user(session, username, password, role, display_name, actor="demo", authority=authority)
         made.append((username, password, role))
     return made

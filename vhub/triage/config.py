@@ -19,7 +19,7 @@ from vhub.settings import PROJECT_ROOT
 CONFIG_DIR = PROJECT_ROOT / "config"
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
+_Checked = TypeVar("_Checked", bound=BaseModel)
 
 
 class _Config(BaseModel):
@@ -165,11 +165,10 @@ def _invalid(path: Path, error: ValidationError) -> ConfigurationError:
     return ConfigurationError(f"{path} is not valid: " + "; ".join(describe_validation_error(error)))
 
 
-def read_checked(path: Path, model: type[_Model]) -> _Model:
-    """A TOML file validated into ``model``; ConfigurationError naming the file and each setting to fix."""
-    raw = _read_toml(path)
+def read_checked(path: Path, model: type[_Checked]) -> _Checked:
+    """A TOML file of config/ validated as ``model``; ConfigurationError naming the file and each setting to fix."""
     try:
-        return model.model_validate(raw)
+        return model.model_validate(_read_toml(path))
     except ValidationError as error:
         raise _invalid(path, error) from None
 

@@ -47,6 +47,7 @@ def _running_context() -> context.AppContext:
 def cmd_up(args: argparse.Namespace) -> int:
     from vhub.cra_audit import cra_rubric
     from vhub.mou import mou_config
+    from vhub.referral_audit import audit_config
     from vhub.runtime import Simulated, Stack, stop_on_signals
     from vhub.supervisor import Supervisor
     from vhub.triage.term_dates import warn_about_term_dates
@@ -62,6 +63,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     warn_about_term_dates()  # logged, never stops start-up: past its term dates a deadline is flagged instead
     mou_config()  # config/mou.toml: a mistake stops start-up, naming what to fix
     cra_rubric()  # config/cra_audit.toml: likewise
+    audit_config()  # config/referral_audit.toml: likewise
     stack = Stack(settings, workers=args.workers, simulators=simulators, scheduler=not args.no_scheduler, review=True)
     stop_on_signals()
     context.configure(settings).db.migrate()
@@ -88,7 +90,7 @@ def _print_stack(stack: Stack, settings: Settings, *, simulated: bool, scheduler
     print(f"Redis:          {display_url(stack.redis_url)}")
     print(f"Records system: {stack.records_url}")
     print(f"ISR portal:     {stack.isr_url}")
-    print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin`)")
+    print(f"Review app:     {stack.review_url}  (accounts: `vhub users add NAME --role reviewer|admin|auditor`)")
     print(f"Workers:        {stack.worker_count}" + (" (and the scheduler)" if scheduler else ""))
     print(f"Data folder:    {settings.data_path}")
     print(f"Alerts (Teams): {_alert_channels(stack.resolved(), simulated=simulated)}")
@@ -446,6 +448,28 @@ def cmd_report_cra_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from tasks.referral_audit import draw_month
+    from vhub.reports.mou import month_bounds
+    from vhub.store.tables import utcnow
+
+    try:
+        month_bounds(args.month)
+    except ValueError as error:
+        raise SystemExit(f"vhub audit sample: {error}.") from None
+    ctx = context.configure(_store_settings())
+    logs.configure(ctx.settings, process="cli", console=False)
+    ctx.db.migrate()
+    summary = draw_month(ctx, args.month, actor=_actor(), now=utcnow())
+    spread = ", ".join(f"{authority} {count}" for authority, count in sorted(summary["by_authority"].items()))
+    when = "drawn now" if summary["drawn_now"] else f"already drawn ({summary['drawn_by']}); nothing was changed"
+    print(
+        f"{args.month}: {summary['sampled']} of {summary['population']} referrals sent, {when}."
+        + (f" By authority: {spread}." if spread else "")
+    )
+    return 0
+
+
 def cmd_report_morning(args: argparse.Namespace) -> int:
     from tasks.watch import failed_jobs_by_function
     from vhub.alerts import send
@@ -519,11 +543,13 @@ def _resolved() -> Settings:
 def cmd_review_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from vhub.referral_audit import audit_config
     from vhub.review import create_app
     from vhub.runtime import resolve
 
     settings = resolve(_settings())
     logs.configure(settings, process="review")
+    audit_config()  # config/referral_audit.toml: the audit pages' form; a mistake stops the app, naming it
     ctx = context.configure(settings)
     ctx.db.migrate()
     port = settings.review_port if args.port is None else args.port
@@ -575,8 +601,8 @@ def cmd_users(args: argparse.Namespace) -> int:
     if problem is not None:
         raise BusinessError(f"{problem} Nothing was changed.", code="weak_password")
     with ctx.db.session() as session:
-        add_user(session, args.name, password, args.role, args.display_name)
-    print(f"Account {args.name} ({args.role}) added.")
+        add_user(session, args.name, password, args.role, args.display_name, authority=args.authority)
+    print(f"Account {args.name} ({args.role}{', ' + args.authority if args.authority else ''}) added.")
     return 0
 
 
@@ -619,9 +645,11 @@ def _list_users(ctx: context.AppContext) -> int:
     with ctx.db.session(read_only=True) as session:
         rows = list_users(session)
     if not rows:
-        print("No accounts yet: add one with `vhub users add NAME --role reviewer|admin`.")
+        print("No accounts yet: add one with `vhub users add NAME --role reviewer|admin|auditor|partner_auditor`.")
         return 0
-    print(f"{'username':<24}{'role':<10}{'status':<34}last signed in")
+    roles = {row.id: f"{row.role} ({row.authority})" if row.authority else row.role for row in rows}
+    wide = max(10, *(len(role) + 2 for role in roles.values()))  # a partner auditor's authority widens the column
+    print(f"{'username':<24}{'role':<{wide}}{'status':<34}last signed in")
     for row in rows:
         if row.disabled:
             state = "disabled"
@@ -630,7 +658,8 @@ def _list_users(ctx: context.AppContext) -> int:
         else:
             state = "enabled"
         last = uk_timestamp(row.last_sign_in_at) if row.last_sign_in_at else "never"
-        print(f"{row.username:<24}{row.role:<10}{state:<34}{last}")
+        role = roles[row.id]
+        print(f"{row.username:<24}{role:<{wide}}{state:<34}{last}")
     return 0
 
 
@@ -906,7 +935,16 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="action", required=True)
     users_add = users_sub.add_parser("add", help="add an account (the password is asked for)")
     users_add.add_argument("name")
-    users_add.add_argument("--role", choices=["reviewer", "admin"], required=True)
+    users_add.add_argument(
+        "--role",
+        choices=["reviewer", "admin", "auditor", "partner_auditor"],
+        required=True,
+        help="reviewer: the queue; admin: everything; auditor: the force's referral audits; partner_auditor: a front "
+        "door's auditor, read-only, seeing only the sampled referrals sent to its --authority",
+    )
+    users_add.add_argument(
+        "--authority", default=None, help="partner_auditor only: its authority (a key of config/authorities.toml)"
+    )
     users_add.add_argument("--display-name", default=None, help="the name others see (default: NAME)")
     users_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     users_add.set_defaults(func=cmd_users)
@@ -953,6 +991,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", type=Path, default=None, help="folder to write to (default: <data>/reports)")
     report.set_defaults(func=cmd_report)
+
+    audit = sub.add_parser("audit", help="the monthly quality audit of the referrals sent to children's services")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    audit_sample = audit_sub.add_parser(
+        "sample",
+        help="draw a month's sample of sent referrals for the auditors (config/referral_audit.toml), once: drawing "
+        "it again shows the same sample and changes nothing",
+    )
+    audit_sample.add_argument("--month", required=True, help="the month, YYYY-MM, whose sent referrals are sampled")
+    audit_sample.set_defaults(func=cmd_audit)
 
     runs = sub.add_parser("runs", help="runs as records: scans, checks and reports, with their counts")
     runs_sub = runs.add_subparsers(dest="action", required=True)

@@ -28,12 +28,14 @@ from tasks.encompass import check_encompass
 from tasks.ingest import start_scan
 from tasks.isr import start_isr_scan
 from tasks.morning import morning_report
+from tasks.referral_audit import draw_audit_sample
 from tasks.watch import watch
 from vhub.alerts import unset_channels
 from vhub.errors import ConfigurationError
 from vhub.logs import get_logger
 from vhub.mou import mou_config
 from vhub.queues import Jobs, QueuePolicy, Schedule, connect
+from vhub.referral_audit import audit_config
 from vhub.settings import Settings
 
 log = get_logger(__name__)
@@ -45,9 +47,10 @@ SCHEDULABLE: dict[str, Callable[..., Any]] = {
     "morning_report": morning_report,
     "watch": watch,
     "decision_check": check_decisions,
+    "audit_sample": draw_audit_sample,
 }
 """Job kinds that may be scheduled, and the function that starts one run of each."""
-TIMED = frozenset({"encompass_check", "morning_report", "watch", "decision_check"})
+TIMED = frozenset({"encompass_check", "morning_report", "watch", "decision_check", "audit_sample"})
 """Job kinds whose function is given the moment it fires for (ISO, UTC): "today" and "yesterday" are that
 moment's, so a firing run late, or on a simulated clock, still checks the day it was for."""
 CLAIM_TTL_S = 2 * 86400
@@ -161,6 +164,7 @@ def build_scheduler(settings: Settings, *, name: str | None = None) -> ClaimingC
     jobs = Jobs(connect(settings.redis_url), QueuePolicy.load(settings.queue_config))
     check_schedules(jobs.policy)
     mou_config()  # the decision check escalates by it: a mistake stops the scheduler, naming what to fix
+    audit_config()  # the audit sample is drawn by it: likewise
     scheduler = ClaimingCronScheduler(connection=jobs.connection, name=name or "")
     for schedule in jobs.policy.schedules:
         scheduler.add(ScheduledRun(jobs, schedule, settings.tz))

@@ -1,5 +1,6 @@
 """`vhub verify` on the embedded stack: every invariant holds after a run sent end to end, and each kind of breach
-is found and named."""
+is found and named. The same run's sent referrals are the population the referral audit's monthly sample is drawn
+from."""
 
 from __future__ import annotations
 
@@ -8,15 +9,22 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from tasks.referral_audit import draw_audit_sample
 from tests.integration.conftest import RunningStack, running_stack
+from vhub.clock import uk_at
+from vhub.models import LONDON
+from vhub.referral_audit import audit_config
+from vhub.reports.mou import month_bounds
 from vhub.simulated.auto_approve import approve_all
-from vhub.store.tables import AuditEventRow, DecisionRow, DraftRow, IncidentRow, SubmissionRow
+from vhub.store.referral_audits import sampled
+from vhub.store.tables import AuditEventRow, AuditSampleRow, DecisionRow, DraftRow, IncidentRow, SubmissionRow
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
@@ -111,6 +119,43 @@ def test_each_kind_of_breach_is_found_named_and_fails_the_command(sent: tuple[Ru
         breach.split(" (event")[0] for breach in checks["audit trails of sent drafts unbroken"]["breaches"]
     ]
     assert "Invariants do NOT all hold" in out
+
+
+def test_the_audit_sample_is_drawn_from_the_runs_sent_referrals(sent: tuple[RunningStack, Path]) -> None:
+    """The scheduled draw on the 1st of next month samples this month's referrals the portals took (each with its
+    front door's reference), all of them when fewer than the sample's size, with each one's authority, risk and
+    reference as sent; drawn again, nothing changes."""
+    stack, _ = sent
+    stack.activate()
+    today = datetime.now(UTC).astimezone(LONDON).date()
+    month = f"{today:%Y-%m}"
+    _, start, end = month_bounds(month)
+    first_of_next = uk_at(end.astimezone(LONDON).date(), 8, 0)
+    with stack.ctx.db.session() as session:
+        referrals = {
+            draft.id: (draft.authority, draft.risk, submission.partner_reference)
+            for draft, submission in session.execute(
+                select(DraftRow, SubmissionRow)
+                .join(SubmissionRow, SubmissionRow.draft_id == DraftRow.id)
+                .where(DraftRow.workflow == "referral", DraftRow.status == "sent", SubmissionRow.sent_at >= start)
+            ).all()
+        }
+    summary = draw_audit_sample(first_of_next.isoformat())
+    again = draw_audit_sample(first_of_next.isoformat())
+    assert referrals and all(reference for _, _, reference in referrals.values())
+    assert (month, True, len(referrals), min(len(referrals), audit_config().sample.size)) == (
+        summary["month"],
+        summary["drawn_now"],
+        summary["population"],
+        summary["sampled"],
+    )
+    assert (False, summary["drawn_at"]) == (again["drawn_now"], again["drawn_at"])
+    with stack.ctx.db.session() as session:
+        items = sampled(session, month)
+        assert 1 == len(session.scalars(select(AuditSampleRow.id)).all())
+    assert {item.draft_id: (item.authority, item.risk, item.partner_reference) for item in items}.items() <= (
+        referrals.items()
+    )
 
 
 def draft_portal(stack: RunningStack, draft_id: int) -> str:

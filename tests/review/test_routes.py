@@ -56,6 +56,10 @@ TABLE: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/admin/failed-jobs/{job}/discard"): (401, 403, 404, 401),
     ("GET", "/admin/failed-jobs/{job}/evidence/{number:int}/{name}"): (303, 403, 404, 303),
     ("POST", "/admin/portals/{portal}/resume"): (401, 403, 200, 401),
+    # The referral audits: an admin may audit; {sampled_id} names no sampled referral here (404 once let in).
+    ("GET", "/referral-audits"): (303, 403, 200, 303),
+    ("GET", "/referral-audits/{sampled_id:id}"): (303, 403, 404, 303),
+    ("POST", "/referral-audits/{sampled_id:id}"): (401, 403, 404, 401),
     ("GET", "/static/review.css"): (200, 200, 200, 200),
     ("GET", "/static/dashboard.js"): (200, 200, 200, 200),
     ("GET", "/static/draft.js"): (200, 200, 200, 200),
@@ -91,6 +95,7 @@ BODIES = {
     },
     "/admin/failed-jobs/{job}/discard": {"reason": "Checked by hand."},
     "/admin/portals/{portal}/resume": {},
+    "/referral-audits/{sampled_id:id}": {"completeness": "3", "accuracy": "4", "proportionality": "3", "comment": ""},
 }
 PERSONAL = ("/queue", "/drafts", "/data-quality", "/dashboard", "/audit", "/admin")
 
@@ -104,6 +109,7 @@ def url(path: str, review: ReviewApp) -> str:
         "number": 1,
         "name": "screenshot.png",
         "portal": portal_names()[0],
+        "sampled_id": 4242,
     }
     return re.sub(r"\{(\w+)(:\w+)?\}", lambda match: str(values[match.group(1)]), path)
 

@@ -88,7 +88,8 @@ def test_bad_database_url_is_a_plain_error(tmp_path: Path) -> None:
 def test_migrations_render_for_both_databases(url: str) -> None:
     """The schema, with its append-only audit guard, renders for SQLite and for PostgreSQL."""
     script = sql_script(url)
-    assert 23 == script.count("CREATE TABLE")  # with evidence_files (0012), decisions (0013), cra_scores (0014)
+    assert 26 == script.count("CREATE TABLE")  # with evidence_files (0012), partner decisions and escalations (0013),
+    # cra_scores (0014), the referral audit's samples, sampled referrals and scores (0015)
     assert "audit_events is append-only" in script
 
 
@@ -99,7 +100,17 @@ def test_the_mou_report_is_written_for_a_month_and_a_wrong_month_is_refused(tmp_
     written = vhub("report", "mou", "--month", "2026-11", "--out", str(out), data_dir=tmp_path / "var")
     wrong = vhub("report", "mou", "--month", "2026-13", data_dir=tmp_path / "other")
     missing = vhub("report", "mou", data_dir=tmp_path / "other")
-    assert (0, ["mou-2026-11-open-escalations.csv", "mou-2026-11.csv", "mou-2026-11.html"]) == (
+    assert (
+        0,
+        [
+            "mou-2026-11-open-escalations.csv",
+            "mou-2026-11-referral-audit-agreement.csv",
+            "mou-2026-11-referral-audit-trend.csv",
+            "mou-2026-11-referral-audit.csv",
+            "mou-2026-11.csv",
+            "mou-2026-11.html",
+        ],
+    ) == (
         written.returncode,
         sorted(path.name for path in out.iterdir()),
     )

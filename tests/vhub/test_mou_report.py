@@ -169,7 +169,7 @@ def test_the_report_is_written_as_html_and_csv(month: Database, tmp_path: Path) 
     """mou-2026-03.html (escaped, no child's name), a CSV row per front door, and the open escalations' CSV."""
     with month.session(read_only=True) as session:
         report = build_mou_report(session, mou_config(), front_doors(), "2026-03", NOW)
-    html, table, escalations = write_mou_report(report, tmp_path)
+    html, table, escalations, *_ = write_mou_report(report, tmp_path)
     page = html.read_text(encoding="utf-8")
     rows = list(csv.DictReader(table.read_text(encoding="utf-8").splitlines()))
     open_rows = list(csv.DictReader(escalations.read_text(encoding="utf-8").splitlines()))

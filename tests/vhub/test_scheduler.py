@@ -46,6 +46,7 @@ def test_two_schedulers_enqueue_each_firing_once(settings: Settings, redis_url: 
             ("tasks.ingest.start_scan", "scan"),
             ("tasks.isr.start_isr_scan", "scan"),
             ("tasks.morning.morning_report", "low"),
+            ("tasks.referral_audit.draw_audit_sample", "low"),
             ("tasks.watch.watch", "low"),
         ]
     ) == sorted((job.func_name, job.origin) for job in enqueued)

@@ -1,5 +1,6 @@
 """The MOU's figures per authority: referrals sent, decided, decided within the MOU's time, median time to a
-decision, escalations open; and the monthly MOU report for the partnership board (HTML and CSV).
+decision, escalations open; and the monthly MOU report for the partnership board (HTML and CSV), with the referral
+quality audit of the month's sample (vhub/reports/referral_audit.py).
 
 A referral counts in the period it was sent in; it is decided by the first decision its front door recorded, and
 within the MOU's time when that decision came by the time config/mou.toml gives its authority and risk. Its outcome
@@ -22,6 +23,8 @@ from vhub.clock import uk_time
 from vhub.drafting.environment import environment
 from vhub.models import LONDON
 from vhub.mou import OUTCOMES, MouConfig, mou_config
+from vhub.referral_audit import audit_config
+from vhub.reports.referral_audit import AuditSection, build_audit_section, mean_text, write_audit_csvs
 from vhub.store.partner_decisions import latest_decisions, open_escalations, sent_referrals
 from vhub.store.tables import DecisionEscalationRow, PartnerDecisionRow, SubmissionRow
 from vhub.triage import load_config
@@ -199,6 +202,7 @@ class MouReport:
     open_now: list[OpenEscalation]
     timescales: dict[str, dict[str, int]]  # authority -> risk -> working days
     front_doors: dict[str, str]  # authority -> its front door's name
+    audit: AuditSection | None = None  # the referral quality audit of the month's sample, with its trend
 
     @property
     def totals(self) -> AuthorityFigures:
@@ -237,16 +241,20 @@ def build_mou_report(
             for authority in front_doors
         },
         front_doors=front_doors,
+        audit=build_audit_section(session, audit_config(), front_doors, month),
     )
 
 
 def write_mou_report(report: MouReport, folder: Path) -> list[Path]:
-    """mou-YYYY-MM.html and mou-YYYY-MM.csv (one row per authority, then the open escalations' CSV)."""
+    """mou-YYYY-MM.html and mou-YYYY-MM.csv (one row per authority), the open escalations' CSV, then the referral
+    audit's CSVs (per front door and risk, agreement of joint audits, the trend)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"mou-{report.month:%Y-%m}"
     html = folder / f"{stem}.html"
     html.write_text(
-        environment().get_template("reports/mou.html.j2").render(report=report, outcome_labels=OUTCOMES),
+        environment()
+        .get_template("reports/mou.html.j2")
+        .render(report=report, outcome_labels=OUTCOMES, mean_text=mean_text),
         encoding="utf-8",
     )
     header = [
@@ -281,4 +289,5 @@ def write_mou_report(report: MouReport, folder: Path) -> list[Path]:
     escalations = folder / f"{stem}-open-escalations.csv"
     fields = list(OpenEscalation.__dataclass_fields__)
     csv_export.write(escalations, fields, (asdict(item).values() for item in report.open_now))
-    return [html, table, escalations]
+    audits = write_audit_csvs(report.audit, folder, stem) if report.audit is not None else []
+    return [html, table, escalations, *audits]

@@ -27,8 +27,12 @@ from vhub.models import hidden_characters
 from vhub.store import Database
 from vhub.store.audit import record_event
 from vhub.store.tables import UserRow, WebSessionRow, utcnow
+from vhub.triage.config import load_config
 
-ROLES = ("reviewer", "admin")
+ROLES = ("reviewer", "admin", "auditor", "partner_auditor")
+"""reviewer: works the queue; admin: everything; auditor: the force's referral quality audits only; partner_auditor:
+a front door's own auditor, read-only, seeing only the sampled referrals sent to its authority (joint audits)."""
+ROLE_WORDS = "reviewer, admin, auditor or partner_auditor"
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
 MIN_PASSWORD_LENGTH = 12
@@ -46,14 +50,45 @@ class User:
     username: str
     display_name: str
     role: str
+    authority: str | None = None  # a partner auditor's authority
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def can_review(self) -> bool:
+        """The queue, drafts, data-quality items and the dashboard: VHub's reviewers and admins only."""
+        return self.role in ("reviewer", "admin")
+
+    @property
+    def can_audit(self) -> bool:
+        """The referral quality audits: the force's auditors and admins, and partners' auditors (their own only)."""
+        return self.role in ("auditor", "admin", "partner_auditor")
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role == "partner_auditor"
+
+    def may(self, role: str) -> bool:
+        """Whether this account may reach a page for ``role`` (reviewer, admin, auditor, or anyone signed in)."""
+        allowed = {"admin": self.is_admin, "reviewer": self.can_review, "auditor": self.can_audit, "anyone": True}
+        return allowed[role]
+
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.username, row.display_name, row.role)
+    return User(row.id, row.username, row.display_name, row.role, row.authority)
+
+
+def authority_problem(role: str, authority: str | None, authorities: list[str]) -> str | None:
+    """Why an account's authority does not fit its role; None if it does. A partner's auditor belongs to exactly
+    one authority of config/authorities.toml; nobody else belongs to one."""
+    if role == "partner_auditor":
+        if authority not in authorities:
+            return f"A partner_auditor account needs its authority: one of {', '.join(authorities)}."
+    elif authority:
+        return "Only a partner_auditor account belongs to an authority: leave the authority empty."
+    return None
 
 
 def _digest(token: str) -> str:
@@ -93,10 +128,20 @@ def password_problem(password: str, username: str, display_name: str | None = No
 
 
 def add_user(
-    session: Session, username: str, password: str, role: str, display_name: str | None = None, *, actor: str = "cli"
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    *,
+    actor: str = "cli",
+    authority: str | None = None,
 ) -> User:
     if role not in ROLES:
-        raise BusinessError(f"A role is reviewer or admin, not {role!r}.")
+        raise BusinessError(f"A role is {ROLE_WORDS}, not {role!r}.")
+    problem = authority_problem(role, authority or None, sorted(load_config().authorities))
+    if problem is not None:
+        raise BusinessError(problem, code="authority")
     if hidden_characters(username) or hidden_characters(display_name or ""):
         raise BusinessError(
             "A username or display name cannot hold a hidden control character (such as a NUL byte): type it again.",
@@ -108,7 +153,11 @@ def add_user(
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise BusinessError(f"There is already an account called {username}; choose another name.")
     row = UserRow(
-        username=username, display_name=display_name or username, role=role, password_hash=_hasher.hash(password)
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        authority=authority or None,
+        password_hash=_hasher.hash(password),
     )
     session.add(row)
     session.flush()
@@ -118,7 +167,7 @@ def add_user(
         action="user.added",
         entity_type="user",
         entity_id=username,
-        after={"role": role, "display_name": row.display_name},
+        after={"role": role, "display_name": row.display_name, **({"authority": authority} if authority else {})},
     )
     return _user(row)
 
@@ -349,17 +398,20 @@ def keep_search(session: Session, token: str | None, term: str | None) -> None:
 
 
 DEMO_ACCOUNTS = (
-    ("alex.reviewer", "Alex Reviewer", "reviewer"),
-    ("sam.reviewer", "Sam Reviewer", "reviewer"),
-    ("vhub.admin", "VHub Admin", "admin"),
+    ("alex.reviewer", "Alex Reviewer", "reviewer", None),
+    ("sam.reviewer", "Sam Reviewer", "reviewer", None),
+    ("vhub.admin", "VHub Admin", "admin", None),
+    ("fay.auditor", "Fay Auditor", "auditor", None),
+    ("hereford.auditor", "Herefordshire MASH auditor", "partner_auditor", "herefordshire"),
 )
+"""(username, display name, role, authority): the demo's reviewers, admin, and the referral audit's two auditors."""
 
 
 def add_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
     """Demo accounts with fresh random passwords: (username, password, role). Only `vhub demo` calls this."""
     made = []
-    for username, display_name, role in DEMO_ACCOUNTS:
+    for username, display_name, role, authority in DEMO_ACCOUNTS:
         password = secrets.token_urlsafe(12)
-        add_user(session, username, password, role, display_name, actor="demo")
+        add_user(session, username, password, role, display_name, actor="demo", authority=authority)
         made.append((username, password, role))
     return made

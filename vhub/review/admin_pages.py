@@ -18,7 +18,17 @@ from vhub import failed
 from vhub.errors import BusinessError, VhubError
 from vhub.evidence import store_for
 from vhub.portals import portal_names
-from vhub.review.accounts import ROLES, add_user, disable_user, enable_user, list_users, reset_password
+from vhub.reports.mou import front_doors
+from vhub.review.accounts import (
+    ROLE_WORDS,
+    ROLES,
+    add_user,
+    authority_problem,
+    disable_user,
+    enable_user,
+    list_users,
+    reset_password,
+)
 from vhub.review.web import Web, page
 from vhub.store.tables import utcnow
 
@@ -74,11 +84,12 @@ def _users_page(
         status=status,
         users=accounts,
         roles=ROLES,
+        authorities=front_doors(),
         me=request.state.signed.user.username,
         done=done.format(username=named) if done else None,
         problem=problem,
         errors=errors or {},
-        typed=typed or {"username": "", "display_name": "", "role": "reviewer"},
+        typed=typed or {"username": "", "display_name": "", "role": "reviewer", "authority": ""},
     )
 
 
@@ -88,7 +99,7 @@ def _users(web: Web, request: Request) -> Response:
 
 def _add(web: Web, request: Request) -> Response:
     form = request.state.form
-    typed = {name: str(form.get(name) or "").strip() for name in ("username", "display_name", "role")}
+    typed = {name: str(form.get(name) or "").strip() for name in ("username", "display_name", "role", "authority")}
     password, again = str(form.get("password") or ""), str(form.get("password_again") or "")
     errors: dict[str, str] = {}
     if not USERNAME.fullmatch(typed["username"]):
@@ -96,7 +107,9 @@ def _add(web: Web, request: Request) -> Response:
     if not typed["display_name"]:
         errors["display_name"] = "Enter the name people will see, for example Alex Reviewer."
     if typed["role"] not in ROLES:
-        errors["role"] = "Choose reviewer or admin."
+        errors["role"] = f"Choose {ROLE_WORDS}."
+    elif problem := authority_problem(typed["role"], typed["authority"] or None, sorted(front_doors())):
+        errors["authority"] = problem
     if password != again:
         errors["password_again"] = "The two passwords differ: type the same one in both boxes."  # noqa: S105
     if errors:
@@ -111,7 +124,15 @@ def _add(web: Web, request: Request) -> Response:
     admin = request.state.signed.user.username
     try:
         with web.ctx.db.session() as session:
-            add_user(session, typed["username"], password, typed["role"], typed["display_name"], actor=admin)
+            add_user(
+                session,
+                typed["username"],
+                password,
+                typed["role"],
+                typed["display_name"],
+                actor=admin,
+                authority=typed["authority"] or None,
+            )
     except BusinessError as error:
         return _users_page(web, request, status=422, typed=typed, problem=error.message)
     return RedirectResponse(f"/admin/users?{urlencode({'done': 'added', 'username': typed['username']})}", 303)

@@ -25,6 +25,7 @@ from vhub.review import (
     data_quality_pages,
     draft_pages,
     queue_pages,
+    referral_audit_pages,
 )
 from vhub.review.web import SecurityHeaders, Web, security_headers
 from vhub.settings import Settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> Starlette:
         *dashboard_pages.routes(web),
         *audit_pages.routes(web),
         *admin_pages.routes(web),
+        *referral_audit_pages.routes(web),
     ]
     return Starlette(
         routes=routes,

@@ -72,6 +72,11 @@ def assign(session: Session, kind: Kind, row_id: int, actor: User, owner: User |
 
 
 def active_users(session: Session) -> list[User]:
-    """Everyone an item can be assigned to: accounts not disabled, by name."""
-    rows = session.scalars(select(UserRow).where(UserRow.disabled.is_(False)).order_by(UserRow.display_name))
+    """Everyone an item can be assigned to: reviewers' and admins' accounts not disabled, by name (an auditor never
+    sees the queue)."""
+    rows = session.scalars(
+        select(UserRow)
+        .where(UserRow.disabled.is_(False), UserRow.role.in_(("reviewer", "admin")))
+        .order_by(UserRow.display_name)
+    )
     return [User(row.id, row.username, row.display_name, row.role) for row in rows]

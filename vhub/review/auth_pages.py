@@ -75,6 +75,7 @@ def routes(web: Web) -> list[Route]:
         username = str(form.get("username") or "").strip()
         password = str(form.get("password") or "")
         address = request.client.host if request.client else ""
+        landing: list[str] = []  # the signed-in account's own first page: the queue, or an auditor's audits
 
         def check() -> str | None:
             settings, now = web.settings, utcnow()
@@ -89,6 +90,7 @@ def routes(web: Web) -> list[Route]:
                 refuse=address_paused,
             )
             if user is not None:
+                landing.append("/referral-audits" if not user.can_review else "/queue")
                 with web.ctx.db.session() as session:
                     return start_session(session, user, now=now)[0]
             if not address_paused and throttle.failed(address):
@@ -107,7 +109,8 @@ def routes(web: Web) -> list[Route]:
         if token is None:
             # A name with a control character (no account has one) is not put back in the form.
             return _form(web, request, REFUSED, username="" if hidden_characters(username) else username, status=401)
-        response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
+        target = _safe_next(str(form.get("next") or ""))
+        response = RedirectResponse(landing[0] if target == "/queue" else target, status_code=303)
         web.set_session_cookie(response, token)
         response.delete_cookie(SIGN_IN_COOKIE, path="/login")
         return response
@@ -122,5 +125,5 @@ def routes(web: Web) -> list[Route]:
     return [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
-        Route("/logout", page(web, logout), methods=["POST"]),
+        Route("/logout", page(web, logout, "anyone"), methods=["POST"]),
     ]

@@ -44,6 +44,13 @@ CSP = (
 )
 
 
+_REFUSED = {
+    "admin": "This page is for administrators. Ask an administrator if you need something from it.",
+    "reviewer": "This page is for VHub's reviewers. Your account reaches the referral audits only: go to "
+    "/referral-audits.",
+    "auditor": "This page is for the referral quality auditors. Go back to the queue.",
+}
+
 register_url_convertor("id", IdConvertor())
 
 
@@ -164,8 +171,9 @@ Handler = Callable[[Web, Request], Response]
 
 
 def page(web: Web, handler: Handler, role: str = "reviewer", *, touch: bool = True) -> Callable[[Request], Any]:
-    """Wrap a handler with sign-in, role and CSRF checks. ``touch=False`` for requests a page makes by
-    itself (the dashboard's refresh), which must not keep an unattended session alive."""
+    """Wrap a handler with sign-in, role and CSRF checks. ``role``: reviewer (the queue and everything about drafts:
+    reviewers and admins), admin, auditor (the referral audits) or anyone (signed in). ``touch=False`` for requests
+    a page makes by itself (the dashboard's refresh), which must not keep an unattended session alive."""
 
     async def endpoint(request: Request) -> Response:
         signed = await run_in_threadpool(functools.partial(web.signed_in, request, touch=touch))
@@ -179,13 +187,8 @@ def page(web: Web, handler: Handler, role: str = "reviewer", *, touch: bool = Tr
                 "Your session has ended. Sign in again, then repeat what you were doing: nothing was changed.",
             )
         request.state.signed = signed
-        if role == "admin" and not signed.user.is_admin:
-            return web.message(
-                request,
-                403,
-                "Not allowed",
-                "This page is for administrators. Ask an administrator if you need something from it.",
-            )
+        if not signed.user.may(role):
+            return web.message(request, 403, "Not allowed", _REFUSED.get(role, _REFUSED["reviewer"]))
         if request.method == "POST":
             form = await request.form()
             if not tokens_match(signed.csrf_token, form.get("csrf_token")):

@@ -218,7 +218,7 @@ def keep_running(ctx: context.AppContext, stack: Stack, out: TextIO, *, try_comm
         accounts = add_demo_accounts(session)
     out.write(f"\nThe review app is at {stack.review_url} — sign in with a demo account:\n")
     for username, password, role in accounts:
-        out.write(f"  {username:<15} password {password}   ({role})\n")
+        out.write(f"  {username:<17} password {password}   ({role})\n")
     out.write(
         f"\nThe stack is still running: try {try_commands} in another terminal "
         f"(VHUB_DATA_DIR={data_dir}). Press Ctrl-C to stop.\n"

@@ -398,7 +398,8 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(20))  # reviewer or admin
+    role: Mapped[str] = mapped_column(String(20))  # one of vhub.review.accounts.ROLES
+    authority: Mapped[str | None] = mapped_column(String(40))  # a partner auditor's authority; None for the force's
     password_hash: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
@@ -510,3 +511,48 @@ class DecisionEscalationRow(Base):
     alerted_at: Mapped[datetime | None]  # when its alert was taken by the channel (or the channel was not set)
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("partner_decisions.id"))
+
+
+class AuditSampleRow(Base):
+    """One month's sample of sent referrals for the quality audit: drawn once (seeded by the month), never again."""
+
+    __tablename__ = "audit_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM, UK time
+    population: Mapped[int] = mapped_column(Integer)  # referrals sent in the month, to draw from
+    rules: Mapped[dict[str, Any]]  # the size, minimum and weights config/referral_audit.toml gave at the draw
+    drawn_at: Mapped[datetime] = mapped_column(default=utcnow)
+    drawn_by: Mapped[str] = mapped_column(String(80))
+
+
+class AuditSampleReferralRow(Base):
+    """A sent referral in a month's sample, as it was sent: its front door, risk, reference and content version."""
+
+    __tablename__ = "audit_sample_referrals"
+    __table_args__ = (UniqueConstraint("sample_id", "draft_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("audit_samples.id"), index=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), index=True)
+    authority: Mapped[str] = mapped_column(String(40), index=True)
+    risk: Mapped[str | None] = mapped_column(String(10))
+    partner_reference: Mapped[str] = mapped_column(String(60))
+    sent_at: Mapped[datetime]
+    content_version: Mapped[int] = mapped_column(Integer)  # the version approved and sent
+
+
+class ReferralAuditRow(Base):
+    """One auditor's scores of one sampled referral: a later save by the same auditor amends it (audited)."""
+
+    __tablename__ = "referral_audits"
+    __table_args__ = (UniqueConstraint("sampled_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sampled_id: Mapped[int] = mapped_column(ForeignKey("audit_sample_referrals.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    side: Mapped[str] = mapped_column(String(10))  # force, or partner (a partner auditor of the front door)
+    scores: Mapped[dict[str, Any]]  # criterion key -> score, as config/referral_audit.toml names them
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

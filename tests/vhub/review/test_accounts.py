@@ -76,7 +76,7 @@ def test_only_the_token_hash_is_stored(db: Database, users: dict[str, User]) -> 
     [
         ("alex", "another-quiet-lantern-1", "reviewer", "already an account called alex"),
         ("new", "short", "reviewer", "at least 12 characters"),
-        ("new", "long-enough-password", "superuser", "reviewer or admin"),
+        ("new", "long-enough-password", "superuser", "reviewer, admin, auditor or partner_auditor"),
     ],
 )
 def test_accounts_are_checked_when_added(

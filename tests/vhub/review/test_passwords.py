@@ -15,7 +15,7 @@ from tests.review.support import ACCOUNTS
 from tests.review.support import PASSWORD as REVIEW_PASSWORD
 from tests.vhub.review.conftest import PASSWORDS
 from vhub.errors import BusinessError
-from vhub.review.accounts import add_demo_accounts, add_user, password_problem
+from vhub.review.accounts import DEMO_ACCOUNTS, add_demo_accounts, add_user, password_problem
 from vhub.store import Database
 from vhub.store.tables import UserRow
 
@@ -73,7 +73,7 @@ def test_the_demo_accounts_get_passwords_that_pass(db: Database) -> None:
     """The demo's random passwords meet the rules, so `vhub demo` always starts."""
     with db.session() as session:
         made = add_demo_accounts(session)
-    assert [None] * 3 == [password_problem(password, username) for username, password, _ in made]
+    assert [None] * len(DEMO_ACCOUNTS) == [password_problem(password, username) for username, password, _ in made]
 
 
 def users_add(data_dir: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:

@@ -21,11 +21,15 @@ def test_a_demo_run_then_simulated_days_reads_decisions_and_escalates_each_overd
     the summary's figures are the store's, and the MOU report names each front door without a child's name."""
     summary_path = tmp_path / "demo.json"
     result = subprocess.run(
-        [sys.executable, "-m", "vhub", "demo", "--auto-approve", "--days", "2", "--incidents", "20", "--exit"]
+        [sys.executable, "-m", "vhub", "demo", "--auto-approve", "--days", "2", "--incidents", "12", "--exit"]
         + ["--summary-json", str(summary_path)],
         capture_output=True,
         text=True,
-        env={"VHUB_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin"},
+        env={
+            "VHUB_DATA_DIR": str(tmp_path / "var"),
+            "VHUB_REVIEW_PORT": "0",
+            "PATH": "/usr/bin:/bin",
+        },  # 0: beside other stacks
         timeout=900,
         check=False,
     )

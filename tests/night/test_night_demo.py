@@ -41,7 +41,11 @@ def test_the_night_fires_each_schedule_once_escalates_and_reports(tmp_path: Path
         ],
         capture_output=True,
         text=True,
-        env={"VHUB_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin"},
+        env={
+            "VHUB_DATA_DIR": str(tmp_path / "var"),
+            "VHUB_REVIEW_PORT": "0",
+            "PATH": "/usr/bin:/bin",
+        },  # 0: beside other stacks
         timeout=1200,
         check=False,
     )

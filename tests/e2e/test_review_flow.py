@@ -266,7 +266,9 @@ def test_markup_in_the_record_is_shown_as_text(page: Page, review_app: ReviewApp
     assert ONERROR in narrative.inner_text()
     assert 0 == narrative.locator("script").count()
     assert 0 == narrative.locator("img").count()
-    expect(page.locator("main table tbody td", has_text=BOLD_NAME)).to_have_count(1)
+    # the child's name, as text, in the people table and in the child risk assessments' table
+    expect(page.locator("main table tbody td", has_text=BOLD_NAME)).to_have_count(2)
+    expect(page.locator("#cra-scores td", has_text=BOLD_NAME)).to_have_count(1)
     assert 0 == page.locator("main b").count()
     assert 0 == page.locator("main img").count()
     assert [] == dialogs

@@ -18,13 +18,17 @@ log = logs.get_logger(__name__)
 ACTOR = "vhub:referral-audit"
 
 
-def draw_month(ctx: AppContext, month: str, *, actor: str, now: datetime) -> dict[str, Any]:
+def draw_month(
+    ctx: AppContext, month: str, *, actor: str, now: datetime, before_the_end: bool = False
+) -> dict[str, Any]:
     """Draw ``month``'s sample unless it was drawn before (``now``: the moment it is drawn at, after the month's
-    end); what the sample holds, by authority."""
+    end, unless ``before_the_end``: the demo's); what the sample holds, by authority."""
     _, start, end = month_bounds(month)
     config = audit_config()
     with ctx.db.session() as session:
-        sample, drawn = draw_sample(session, month, start, end, config, actor=actor, now=now)
+        sample, drawn = draw_sample(
+            session, month, start, end, config, actor=actor, now=now, before_the_end=before_the_end
+        )
         by_authority: dict[str, int] = {}
         for item in sampled(session, month):
             by_authority[item.authority] = by_authority.get(item.authority, 0) + 1

@@ -1,6 +1,7 @@
 """`vhub demo --auto-approve --days N` end to end: real processes; the drafts approved and sent to the simulated
 partners, then simulated days on the front doors' stepped clocks: decisions read and stored once, overdue ones
-escalated once to the MOU's channel, and the month's MOU report written from what the store holds."""
+escalated once to the MOU's channel, and the month's MOU report, referral audit sample and child risk assessment
+audit written from what the store holds."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 def test_a_demo_run_then_simulated_days_reads_decisions_and_escalates_each_overdue_one_once(tmp_path: Path) -> None:
     """Every draft sent once; over two simulated days each decision check fires once (a second try refused), each
     decision is stored once, each escalation step has one card and is closed exactly when its referral is decided;
-    the summary's figures are the store's, and the MOU report names each front door without a child's name."""
+    the summary's figures are the store's, and the MOU report names each front door without a child's name; the
+    month's referral audit sample is drawn from what was sent and the child risk assessment audit written, neither
+    naming a child."""
     summary_path = tmp_path / "demo.json"
     result = subprocess.run(
         [sys.executable, "-m", "vhub", "demo", "--auto-approve", "--days", "2", "--incidents", "12", "--exit"]
@@ -49,6 +52,8 @@ def test_a_demo_run_then_simulated_days_reads_decisions_and_escalates_each_overd
         decided = dict(store.execute("SELECT draft_id, count(*) FROM partner_decisions GROUP BY draft_id").fetchall())
         steps = store.execute("SELECT draft_id, step, closed_at, alerted_at FROM decision_escalations").fetchall()
         names = [row[0] for row in store.execute("SELECT forename || ' ' || surname FROM people").fetchall()]
+        sampled = store.execute("SELECT count(*) FROM audit_sample_referrals").fetchone()[0]
+        scored = store.execute("SELECT count(*) FROM cra_scores").fetchone()[0]
         audited = store.execute(
             "SELECT count(*) FROM audit_events "
             "WHERE action IN ('partner_decision.recorded', 'partner_decision.revised')"
@@ -63,3 +68,13 @@ def test_a_demo_run_then_simulated_days_reads_decisions_and_escalates_each_overd
     for front_door in ("Herefordshire MASH", "Worcestershire", "Shropshire", "Telford"):
         assert front_door in report
     assert not [name for name in names if name and name in report]
+
+    # the month's audits from the run: the referral audit's sample of what was sent, in the MOU report for the
+    # auditors to score, and the child risk assessment audit of the incidents read
+    assert (sent, sampled) == (days["audit_sample"]["population"], days["audit_sample"]["sampled"])
+    assert 1 <= sampled <= sent
+    assert 'id="referral-audit"' in report and "No sample of" not in report
+    cra_reports = [Path(path).read_text(encoding="utf-8") for path in days["cra_audit_reports"]]
+    assert cra_reports and all("hild risk assessment" in page for page in cra_reports)
+    assert scored >= 1
+    assert not [name for name in names if name and any(name in page for page in cra_reports)]

@@ -16,19 +16,23 @@ from typing import Any, TextIO
 import httpx
 from sqlalchemy import func, select
 
+from tasks.referral_audit import draw_month
 from vhub import context
 from vhub.clock import uk_day, uk_time
+from vhub.cra_audit import cra_rubric, policing_areas
 from vhub.models import LONDON
 from vhub.mou import mou_config
+from vhub.reports.cra_audit import build_cra_audit, write_cra_audit
 from vhub.reports.mou import build_mou_report, front_doors, write_mou_report
 from vhub.scheduler import fire, next_firing
 from vhub.simulated.night import received_cards, wait_quiet
 from vhub.store.partner_decisions import open_referrals, sent_referrals
-from vhub.store.tables import DecisionEscalationRow, PartnerDecisionRow
+from vhub.store.tables import DecisionEscalationRow, PartnerDecisionRow, utcnow
 
 CHECK_TIMES = "10 9,13,17 * * *"
 """The decision check's firings the stepped days go through (the schedule itself fires every hour)."""
 TITLE = "Children's services decision overdue"
+DEMO_ACTOR = "vhub demo (the month drawn before its end)"
 
 
 def run_days(
@@ -87,7 +91,17 @@ def _summary(
         steps = session.execute(
             select(DecisionEscalationRow.draft_id, DecisionEscalationRow.step, DecisionEscalationRow.closed_at)
         ).all()
-        report = build_mou_report(session, mou_config(), front_doors(), f"{uk_day(start):%Y-%m}", start)
+        month = f"{uk_day(start):%Y-%m}"
+    # The month's audits, as the partnership board and each area's single point of contact would read them at its
+    # end: the referral audit's sample drawn from what was sent (before the month is over: this store is the demo's
+    # own), for the demo's auditors to score, and the child risk assessment audit of the incidents read.
+    sample = draw_month(ctx, month, actor=DEMO_ACTOR, now=utcnow(), before_the_end=True)
+    with ctx.db.session(read_only=True) as session:
+        report = build_mou_report(session, mou_config(), front_doors(), month, start)
+        cra = [  # the night's incidents happened in the two days before the demo: in this month, or the last too
+            build_cra_audit(session, cra_rubric(), policing_areas(), audited, utcnow())
+            for audited in sorted({f"{uk_day(start - timedelta(days=2)):%Y-%m}", month})
+        ]
     decided_ids = _decided(ctx)
     cards = [
         card for card in received_cards(sink_url, mou_config().channel) if card["body"][0]["text"].startswith(TITLE)
@@ -110,6 +124,8 @@ def _summary(
         "escalation_steps_closed": sum(closed is not None for _, _, closed in steps),
         "escalation_cards": len(cards),
         "mou_report": str(write_mou_report(report, reports)[0]),
+        "audit_sample": {"population": sample["population"], "sampled": sample["sampled"]},
+        "cra_audit_reports": [str(write_cra_audit(each, reports)[0]) for each in cra],
         "unfinished": unfinished,
         "checks": checks_held,
         "ok": all(checks_held.values()),
@@ -133,6 +149,10 @@ def render_days(summary: dict[str, Any]) -> str:
         f"{summary['escalation_steps_closed']}",
         f"  Cards to the MOU's channel: {summary['escalation_cards']}",
         f"  The month's MOU report:     {summary['mou_report']}",
+        f"  Referral audit sample:      {summary['audit_sample']['sampled']} of the "
+        f"{summary['audit_sample']['population']} referrals sent, for the auditors to score (fay.auditor, "
+        "hereford.auditor)",
+        *(f"  Child risk assessment audit: {path}" for path in summary["cra_audit_reports"]),
         "  Checks:",
         *(f"    {'ok  ' if held else 'FAIL'} {check}" for check, held in summary["checks"].items()),
         *(f"  Unfinished: {what}" for what in summary["unfinished"]),

@@ -98,14 +98,23 @@ def choose(found: list[Candidate], rules: Sample, month: str) -> list[Candidate]
 
 
 def draw_sample(
-    session: Session, month: str, start: datetime, end: datetime, config: AuditConfig, *, actor: str, now: datetime
+    session: Session,
+    month: str,
+    start: datetime,
+    end: datetime,
+    config: AuditConfig,
+    *,
+    actor: str,
+    now: datetime,
+    before_the_end: bool = False,
 ) -> tuple[AuditSampleRow, bool]:
     """The month's sample, drawn and stored now if it was not before: (sample, drawn now). Refuses a month not yet
-    over (its referrals are not all sent), so a month is only ever drawn from whole."""
+    over (its referrals are not all sent), so a month is only ever drawn from whole; ``before_the_end`` draws it as
+    it stands (the demo's own throwaway store only)."""
     existing = session.scalar(select(AuditSampleRow).where(AuditSampleRow.month == month))
     if existing is not None:
         return existing, False
-    if now < end:
+    if now < end and not before_the_end:
         raise BusinessError(
             f"{month} is not over yet: its sample is drawn once the month has ended (the scheduler draws it early on "
             "the 1st of the next month).",
